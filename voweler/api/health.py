@@ -1,0 +1,16 @@
+"""``GET /api/health``: is this worker up, and which backend does it use.
+
+Deliberately minimal: benchmarks use it as the ceiling that the model endpoints are compared with.
+"""
+
+from flask import Blueprint
+
+from voweler.api.responses import json_response
+from voweler.stores import backend_name
+
+bp = Blueprint("health", __name__, url_prefix="/api")
+
+
+@bp.get("/health")
+def health():
+    return json_response({"ok": True, "backend": backend_name()})

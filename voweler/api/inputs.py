@@ -1,0 +1,70 @@
+"""JSON in: request bodies are parsed and checked one way, and bad input becomes an ApiError."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from flask import request
+
+from voweler.api.errors import ApiError
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _checked_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def json_object(allowed: set[str], required: set[str] = frozenset()) -> dict:
+    """The request body as a JSON object with only ``allowed`` keys, all ``required`` ones present.
+
+    An empty body counts as ``{}``. NaN, Infinity and numbers that overflow to infinity are
+    refused, as are unknown keys (a typo should not be ignored silently).
+    """
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        body = {}
+    else:
+        if not request.is_json:
+            raise ApiError(415, "send a JSON body with Content-Type: application/json")
+        try:
+            body = json.loads(raw, parse_constant=_reject_constant, parse_float=_checked_float)
+        except (ValueError, RecursionError) as error:
+            raise ApiError(400, f"the body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, f"the body must be a JSON object, not {_json_type(body)}")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    missing = sorted(required - set(body))
+    if missing:
+        raise ApiError(400, f"missing field {missing[0]!r}")
+    return body
+
+
+def typed(body: dict, key: str, kind: str):
+    """``body[key]`` if it has the JSON type ``kind`` ("string", "integer" or "number"), else a 400."""
+    value = body[key]
+    ok = {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+    }[kind]
+    if not ok:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ApiError(400, f"{key} must be {article} {kind}, not {_json_type(value)}")
+    return value
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", str: "a string", int: "an integer", float: "a number", list: "an array", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )

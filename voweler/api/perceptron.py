@@ -1,0 +1,89 @@
+"""``/api/perceptron``: read the shared perceptron, train it, reset it."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from voweler.api.errors import ApiError
+from voweler.api.inputs import json_object, typed
+from voweler.api.responses import encode, json_response
+from voweler.models.perceptron import ALPHABET, IS_VOWEL, Perceptron, check_config, check_letters
+from voweler.state import Snapshot
+from voweler.stores import get_store
+
+bp = Blueprint("perceptron", __name__, url_prefix="/api/perceptron")
+
+MAX_LETTERS = 4096  # per request: one transaction holds the lock for all of them
+
+
+@bp.get("")
+def show():
+    return json_response(_document(get_store("perceptron").read()))
+
+
+@bp.post("/train")
+def train():
+    """Learn the letters in order, as one transaction; answer the state it produced."""
+    letters = typed(json_object({"letters"}, required={"letters"}), "letters", "string")
+    if len(letters) > MAX_LETTERS:
+        raise ApiError(400, f"letters must be at most {MAX_LETTERS} characters; got {len(letters)}")
+    try:
+        check_letters(letters)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    snapshot, _mistakes = get_store("perceptron").transact(lambda model: model.learn_many(letters))
+    return json_response(_document(snapshot))
+
+
+@bp.post("/reset")
+def reset():
+    """Start over with a fresh embedding; settings left out keep their current values."""
+    body = json_object({"dim", "seed", "learning_rate"})
+    settings = {
+        "dim": typed(body, "dim", "integer") if "dim" in body else None,
+        "seed": typed(body, "seed", "integer") if "seed" in body else None,
+        "learning_rate": typed(body, "learning_rate", "number") if "learning_rate" in body else None,
+    }
+    defaults = Perceptron()  # each setting is checked on its own, so defaults stand in for the rest
+    try:
+        check_config(
+            *(value if value is not None else getattr(defaults, key) for key, value in settings.items())
+        )
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    snapshot, _ = get_store("perceptron").transact(lambda model: model.reset(**settings))
+    return json_response(_document(snapshot))
+
+
+def _document(snapshot: Snapshot[Perceptron]) -> str:
+    """The JSON answer for a state; rendered once per version per worker, then reused."""
+    return snapshot.derive("json", lambda: encode(render(snapshot.version, snapshot.model)))
+
+
+def render(version: int, model: Perceptron) -> dict:
+    """Everything the page needs about the perceptron, as plain JSON values."""
+    margins = model.margins()
+    predicted = margins > 0
+    projection, threshold = model.projection()
+    lda = model.lda
+    return {
+        "version": version,
+        "dim": model.dim,
+        "seed": model.seed,
+        "learning_rate": model.learning_rate,
+        "updates": model.updates,
+        "mistakes": model.mistakes,
+        "accuracy": model.accuracy(),
+        "lda_accuracy": lda.accuracy,
+        "bias": model.bias,
+        "weights": model.weights.tolist(),
+        "letters": [
+            {"letter": letter, "vowel": bool(vowel), "predicted": bool(guess), "margin": margin}
+            for letter, vowel, guess, margin in zip(ALPHABET, IS_VOWEL, predicted, margins.tolist())
+        ],
+        "projections": {
+            "perceptron": {"values": projection.tolist(), "threshold": threshold},
+            "lda": {"values": lda.project(model.embedding).tolist(), "threshold": lda.threshold},
+        },
+        "history": model.history.tolist(),
+    }

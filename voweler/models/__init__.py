@@ -1,0 +1,9 @@
+"""Online-learning models: pure numpy, seeded, deterministic, unaware of Flask or uWSGI.
+
+Every model follows one pattern so that the state layer can share it between processes:
+``to_state()`` returns plain values and numpy arrays, ``Model.from_state(state)`` rebuilds it.
+"""
+
+from voweler.models.perceptron import Perceptron
+
+__all__ = ["Perceptron"]

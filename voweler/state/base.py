@@ -1,0 +1,163 @@
+"""The one interface every backend implements: read the latest state, or change it atomically.
+
+A :class:`Store` holds one model. ``read()`` returns the latest committed :class:`Snapshot`,
+decoding only when the version changed since this process last looked. ``transact(change)``
+runs ``change(model)`` on a private copy of the latest state and commits the result as the next
+version, as one atomic read-modify-write that ends in a single write of one frame.
+
+Backends differ only in how they make that atomic. The template here is pessimistic: take a
+lock, load, change, write, release; a backend supplies ``_lock``, ``_load``, ``_peek`` and
+``_write``. A backend with optimistic concurrency (compare-and-set, with retries) overrides
+``transact`` and keeps everything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, TypeVar
+
+from voweler.state.frame import Frame, decode_state, encode_state
+
+M = TypeVar("M")
+R = TypeVar("R")
+
+
+class StateError(Exception):
+    """Base class of the state layer's errors."""
+
+
+class StateTooLarge(StateError):
+    """A new state does not fit the store; nothing was written."""
+
+    def __init__(self, name: str, needed: int, available: int, hint: str = ""):
+        self.name, self.needed, self.available = name, needed, available
+        super().__init__(
+            f"the {name} state needs {needed:,} bytes but its store holds {available:,}"
+            + (f"; {hint}" if hint else "")
+        )
+
+
+class StateUnavailable(StateError):
+    """The store cannot be reached or read right now; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[M]):
+    """A committed state: its version and the model, which must be treated as read-only.
+
+    ``derive(key, fn)`` caches a value computed from this snapshot (a rendered response, say)
+    for as long as the snapshot is the latest one this process has seen.
+    """
+
+    version: int
+    model: M
+    digest: bytes = b""
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def derive(self, key: str, compute: Callable[[], Any]) -> Any:
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute()
+            return value
+
+
+class Store(ABC, Generic[M]):
+    """One model's shared state.
+
+    Parameters
+    ----------
+    name
+        The model's name, used in messages.
+    model_type
+        A class with ``to_state()`` and ``from_state(state)``; ``model_type()`` is the state
+        before the first transaction (version 0, never written).
+    capacity
+        The largest frame, in bytes, the store can hold.
+    """
+
+    backend = "abstract"
+
+    def __init__(self, name: str, model_type: type[M], capacity: int):
+        self.name, self.model_type, self.capacity = name, model_type, capacity
+        self._cached: Snapshot[M] | None = None
+
+    # -- the interface ----------------------------------------------------------------------
+
+    def read(self) -> Snapshot[M]:
+        """The latest committed state; cheap when nothing changed since the last call."""
+        cached = self._cached
+        if cached is not None and self._peek() == (cached.version, cached.digest):
+            return cached
+        frame = self._load()
+        if frame is None:
+            snapshot = self._initial()
+        elif cached is not None and frame.digest == cached.digest:
+            return cached
+        else:
+            snapshot = self._snapshot(frame)
+        self._cached = snapshot
+        return snapshot
+
+    def transact(self, change: Callable[[M], R]) -> tuple[Snapshot[M], R]:
+        """Apply ``change`` to a private copy of the latest model and commit it as one version.
+
+        ``change`` mutates the model it is given and returns anything (say, a count of
+        mistakes), which is handed back beside the new snapshot. If it raises, or the new
+        state does not fit (:class:`StateTooLarge`), nothing is written.
+        """
+        with self._lock():
+            frame = self._load(locked=True)
+            new_frame, result = self._apply(frame, change)
+            self._write(new_frame, replacing=frame)
+        snapshot = self._snapshot(new_frame)
+        self._cached = snapshot
+        return snapshot, result
+
+    # -- for backends -----------------------------------------------------------------------
+
+    @abstractmethod
+    def _peek(self) -> tuple[int, bytes]:
+        """(version, digest) of the newest frame, cheaply and unvalidated; (0, b"") when empty."""
+
+    @abstractmethod
+    def _load(self, locked: bool = False) -> Frame | None:
+        """The newest valid frame, or None if nothing was ever committed.
+
+        ``locked`` says the caller holds the write lock, so no writer can be mid-write.
+        """
+
+    @abstractmethod
+    def _lock(self) -> contextlib.AbstractContextManager:
+        """Exclude other writers, in every process."""
+
+    @abstractmethod
+    def _write(self, frame: Frame, replacing: Frame | None) -> None:
+        """Store ``frame`` as the newest; ``replacing`` is the frame it supersedes."""
+
+    def _apply(self, frame: Frame | None, change: Callable[[M], R]) -> tuple[Frame, R]:
+        """Run ``change`` on a writable copy of ``frame``'s model; frame the result, checking its size."""
+        if frame is None:
+            version, model = 0, self.model_type()
+        else:
+            version, model = frame.version, self.model_type.from_state(decode_state(frame.payload, writable=True))
+        result = change(model)
+        new_frame = Frame.build(version + 1, encode_state(model.to_state()))
+        if new_frame.size > self.capacity:
+            raise StateTooLarge(self.name, new_frame.size, self.capacity, self._size_hint())
+        return new_frame, result
+
+    def _size_hint(self) -> str:
+        return ""
+
+    def _snapshot(self, frame: Frame) -> Snapshot[M]:
+        # Decoded from the committed bytes, with read-only arrays: what callers see is exactly
+        # what every other process will read.
+        return Snapshot(frame.version, self.model_type.from_state(decode_state(frame.payload)), frame.digest)
+
+    def _initial(self) -> Snapshot[M]:
+        if self._cached is not None and self._cached.version == 0:
+            return self._cached
+        return Snapshot(0, self.model_type(), b"")

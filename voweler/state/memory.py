@@ -1,0 +1,47 @@
+"""In-process backend: one process, any number of threads. For ``flask run`` and unit tests.
+
+It frames and size-checks states exactly as the shared backends do, so code that works here
+fails the same way there; it shares nothing with other processes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from voweler.state.base import Store
+from voweler.state.frame import Frame
+
+DEFAULT_CAPACITY = 64 * 1024
+
+
+class MemoryStore(Store):
+    """A store in this process's memory.
+
+    >>> from voweler.models import Perceptron
+    >>> store = MemoryStore("perceptron", Perceptron)
+    >>> store.read().version
+    0
+    >>> snapshot, mistakes = store.transact(lambda model: model.learn_many("aeiou"))
+    >>> snapshot.version, snapshot.model.updates, store.read() is snapshot
+    (1, 5, True)
+    """
+
+    backend = "memory"
+
+    def __init__(self, name, model_type, capacity: int = DEFAULT_CAPACITY):
+        super().__init__(name, model_type, capacity)
+        self._frame: Frame | None = None
+        self._mutex = threading.Lock()
+
+    def _peek(self):
+        frame = self._frame  # one reference read: atomic under the GIL
+        return (0, b"") if frame is None else (frame.version, frame.digest)
+
+    def _load(self, locked=False):
+        return self._frame
+
+    def _lock(self):
+        return self._mutex
+
+    def _write(self, frame, replacing):
+        self._frame = frame

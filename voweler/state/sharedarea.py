@@ -1,0 +1,166 @@
+"""uWSGI SharedArea backend: one model per area, shared by every worker of one uWSGI instance.
+
+Why it is built this way (the facts are in shared/uwsgi-notes.md, pinned by tests/test_uwsgi_facts.py):
+
+* The area's own rwlock, taken by ``sharedarea_read``/``sharedarea_write``, is not robust: a
+  worker killed while holding it (``harakiri`` kills with SIGKILL) wedges the area for good. So
+  this backend never calls those functions. It reads and writes through
+  ``sharedarea_memoryview``, which takes no lock.
+* Writers serialize on a uWSGI user lock, a process-shared *robust* mutex: when its holder is
+  killed, the next ``uwsgi.lock()`` recovers it. (``uwsgi.is_locked`` would steal it: never used.)
+* Readers take no lock at all. The area is split into two slots, and a writer always writes the
+  slot that does *not* hold the newest valid frame, payload first, header last. The newest frame
+  is therefore never being overwritten while it is the newest. A reader copies the newest slot
+  and validates the copy (length and digest, see :mod:`voweler.state.frame`); a copy torn by a
+  concurrent writer, or a slot half-written by a killed one, fails validation, and the reader
+  falls back to the other slot or tries again.
+
+So a killed writer loses only its own unacknowledged transaction, and never wedges anyone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from voweler.state.base import StateError, Store
+from voweler.state.frame import HEADER_SIZE, Frame, peek
+
+# Lock-free reads tried before a reader waits for the write lock to get a definite answer.
+# Retries happen only when two commits land while one reader copies a slot.
+_READ_ATTEMPTS = 8
+
+
+class SharedAreaStore(Store):
+    """A store in a block of memory shared by processes, split into two slots.
+
+    Parameters
+    ----------
+    memory
+        A writable buffer shared by every process (a SharedArea's memoryview under uWSGI).
+    lock
+        A context manager that excludes writers in every process, and survives a holder's death.
+    where
+        Names the area in messages, e.g. "sharedarea 0".
+    """
+
+    backend = "sharedarea"
+
+    def __init__(self, name, model_type, memory, lock: contextlib.AbstractContextManager, where: str = "the area"):
+        memory = memoryview(memory).cast("B")
+        slot = len(memory) // 2 // 8 * 8
+        if memory.readonly or slot <= HEADER_SIZE:
+            raise StateError(f"{where} must be writable and hold at least {2 * (HEADER_SIZE + 8)} bytes")
+        super().__init__(name, model_type, capacity=slot)
+        self.where = where
+        self._memory = memory
+        self._slots = (0, slot)
+        self._writers = lock
+
+    @classmethod
+    def from_uwsgi(cls, name, model_type, area: int) -> "SharedAreaStore":
+        """The store in SharedArea ``area``, with user lock ``area + 1`` for its writers."""
+        try:
+            import uwsgi
+        except ImportError:
+            raise StateError(
+                "the sharedarea backend works only under uWSGI: start with `uwsgi --ini uwsgi.ini`, "
+                "or set VOWELER_STATE=memory:// for a single process"
+            ) from None
+        where = f"sharedarea {area}"
+        if not hasattr(uwsgi, "sharedarea_memoryview"):
+            raise StateError(f"uWSGI was started without a SharedArea: uwsgi.ini declares one per model ({where} is {name})")
+        try:
+            memory = uwsgi.sharedarea_memoryview(area)
+        except Exception as error:
+            raise StateError(f"{where} for the {name} model is missing: declare it in uwsgi.ini") from error
+        lock = UwsgiLock(uwsgi, area + 1)
+        lock.check()
+        return cls(name, model_type, memory, lock, where)
+
+    # -- Store primitives -------------------------------------------------------------------
+
+    def _headers(self) -> list[tuple[int, int, bytes, int]]:
+        """(version, length, digest, offset) of each slot holding a header, newest first."""
+        found = []
+        for offset in self._slots:
+            header = peek(self._memory, offset)
+            if header is not None:
+                found.append((*header, offset))
+        found.sort(reverse=True)
+        return found
+
+    def _peek(self):
+        headers = self._headers()
+        return (headers[0][0], headers[0][2]) if headers else (0, b"")
+
+    def _load(self, locked=False):
+        for _ in range(1 if locked else _READ_ATTEMPTS):
+            headers = self._headers()
+            if not headers:
+                return None
+            for _version, length, _digest, offset in headers:
+                if length <= self.capacity - HEADER_SIZE:
+                    frame = Frame.parse(bytes(self._memory[offset : offset + HEADER_SIZE + length]))
+                    if frame is not None:
+                        return frame
+        if locked:
+            return None  # no slot was ever completely written: nothing was committed
+        with self._writers:  # writers are out: whatever is there now is final
+            return self._load(locked=True)
+
+    def _lock(self):
+        return self._writers
+
+    def _write(self, frame, replacing):
+        target = self._slots[0]
+        if replacing is not None:
+            for version, _length, digest, offset in self._headers():
+                if (version, digest) == (replacing.version, replacing.digest):
+                    target = self._slots[1] if offset == self._slots[0] else self._slots[0]
+                    break
+        data = frame.to_bytes()
+        # Header last: until it lands, this slot still announces its old frame, whose digest
+        # no longer matches, so no reader takes a half-written payload for a state.
+        self._memory[target + HEADER_SIZE : target + len(data)] = data[HEADER_SIZE:]
+        self._memory[target : target + HEADER_SIZE] = data[:HEADER_SIZE]
+
+    def _size_hint(self):
+        return f"give {self.where} more room in uwsgi.ini (each of its two slots holds one state)"
+
+
+class UwsgiLock:
+    """A uWSGI user lock as a context manager, safe for threads within one worker too.
+
+    uWSGI's user locks are process-shared robust mutexes: when a holder dies, the next
+    ``uwsgi.lock(n)`` recovers the lock. Lock 0 is uWSGI's own (``uwsgidecorators``), so models
+    use 1 and up. The thread lock keeps two threads of one worker from queueing on the process
+    lock while one of them holds it.
+    """
+
+    def __init__(self, uwsgi_module, number: int):
+        self._uwsgi, self.number = uwsgi_module, number
+        self._threads = threading.Lock()
+
+    def check(self) -> None:
+        """Fail now, with a clear message, if uWSGI has no such lock."""
+        try:
+            with self:
+                pass
+        except Exception as error:
+            raise StateError(f"uWSGI lock {self.number} is missing: uwsgi.ini needs `locks = {self.number}` or more") from error
+
+    def __enter__(self):
+        self._threads.acquire()
+        try:
+            self._uwsgi.lock(self.number)
+        except BaseException:
+            self._threads.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self._uwsgi.unlock(self.number)
+        finally:
+            self._threads.release()
