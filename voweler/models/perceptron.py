@@ -147,7 +147,7 @@ class Perceptron:
         i = _INDEX[letter]
         x, y = self._space.embedding[i], LABELS[i]
         self.updates += 1
-        if y * (float(x @ self.weights) + self.bias) > 0:
+        if (float(x @ self.weights) + self.bias > 0) == IS_VOWEL[i]:  # predicted right: no change
             return False
         step = self.learning_rate * y
         self.weights += step * x
@@ -224,8 +224,8 @@ class Perceptron:
             "updates": self.updates,
             "mistakes": self.mistakes,
             "bias": self.bias,
-            "weights": self.weights,
-            "history": self.history,
+            "weights": self.weights.copy(),
+            "history": self.history.copy(),
         }
 
     @classmethod
@@ -265,8 +265,8 @@ def check_config(dim: int, seed: int, learning_rate: float) -> None:
     if (
         isinstance(learning_rate, bool)
         or not isinstance(learning_rate, (int, float))
-        or not math.isfinite(learning_rate)
-        or not 0 < learning_rate <= MAX_LEARNING_RATE
+        or (isinstance(learning_rate, float) and math.isnan(learning_rate))
+        or not 0 < learning_rate <= MAX_LEARNING_RATE  # exact for ints of any size, and for inf
     ):
         raise ValueError(
             f"learning_rate must be a finite number in (0, {MAX_LEARNING_RATE:g}]; got {learning_rate!r}"

@@ -112,13 +112,16 @@ class SharedAreaStore(Store):
     def _lock(self):
         return self._writers
 
-    def _write(self, frame, replacing):
-        target = self._slots[0]
+    def _target_slot(self, replacing: Frame | None) -> int:
+        """The offset of the slot that does not hold ``replacing``, the newest valid frame."""
         if replacing is not None:
             for version, _length, digest, offset in self._headers():
                 if (version, digest) == (replacing.version, replacing.digest):
-                    target = self._slots[1] if offset == self._slots[0] else self._slots[0]
-                    break
+                    return self._slots[1] if offset == self._slots[0] else self._slots[0]
+        return self._slots[0]
+
+    def _write(self, frame, replacing):
+        target = self._target_slot(replacing)
         data = frame.to_bytes()
         # Header last: until it lands, this slot still announces its old frame, whose digest
         # no longer matches, so no reader takes a half-written payload for a state.

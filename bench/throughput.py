@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Throughput and latency of voweler's endpoints, as ratios to GET /api/health in the same run.
+
+    python bench/throughput.py                      # starts uWSGI with 2 workers on free ports
+    python bench/throughput.py --workers 4 --rounds 5 --duration 5
+    python bench/throughput.py --url http://127.0.0.1:9090    # a running deployment (it trains it!)
+
+Each round measures every endpoint one after the other with wrk (``apt-get install wrk``) and
+divides by the health figure of the same round; the report gives the median over rounds. This
+machine is shared and noisy, so absolute requests per second drift from run to run: compare
+ratios. After the training runs, the model's update counter is checked against what wrk says
+was acknowledged, so a fast but lossy server cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from contextlib import nullcontext
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from voweler.deployment import Deployment  # noqa: E402
+
+LETTERS = "aeiou"  # one fixed batch: the update check needs to know how many letters each request adds
+
+ENDPOINTS = {
+    "GET /api/health": None,
+    "GET /api/perceptron": None,
+    "POST /api/perceptron/train": json.dumps({"letters": LETTERS}),
+}
+
+_POST_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = {body}
+"""
+
+
+def wrk(url: str, body: str | None, args) -> dict:
+    """Run wrk once; return requests/s, latency percentiles (ms), and counts."""
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") if body else nullcontext() as script:
+        if body:
+            script.write(_POST_SCRIPT.format(body=json.dumps(body)))
+            script.flush()
+            command += ["-s", script.name]
+        output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> dict:
+    """The figures from wrk's report.
+
+    >>> parse_wrk('''  Latency Distribution
+    ...      50%  1.03ms
+    ...      99%  12.50ms
+    ...   1000 requests in 1.00s, 1.00MB read
+    ...   Non-2xx or 3xx responses: 3
+    ... Requests/sec:   999.50''')
+    {'rps': 999.5, 'requests': 1000, 'p50_ms': 1.03, 'p99_ms': 12.5, 'errors': 3}
+    """
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    latency = {
+        pct: float(value) * scale[unit]
+        for pct, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    }
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "p50_ms": latency.get("50"),
+        "p99_ms": latency.get("99"),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)
+
+
+def post_json(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def measure(base: str, args) -> dict:
+    post_json(base + "/api/perceptron/reset", {"dim": args.dim, "seed": 0})
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        figures = {}
+        for name, body in ENDPOINTS.items():
+            before = get_json(base + "/api/perceptron")["updates"]
+            figures[name] = result = wrk(base + name.split(" ", 1)[1], body, args)
+            if body:
+                # wrk counts completed requests; up to one per connection was still in flight
+                # when it stopped, and may have been committed.
+                added = get_json(base + "/api/perceptron")["updates"] - before
+                acknowledged = (result["requests"] - result["errors"]) * len(LETTERS)
+                result["updates_lost"] = max(0, acknowledged - added)
+                result["updates_unexplained"] = max(0, added - acknowledged - args.connections * len(LETTERS))
+        health = figures["GET /api/health"]["rps"]
+        for result in figures.values():
+            result["ratio"] = result["rps"] / health
+        rounds.append(figures)
+        print(f"round {number}/{args.rounds}: " + ", ".join(f"{n} {r['rps']:,.0f}/s" for n, r in figures.items()), flush=True)
+    return {
+        name: {
+            "ratio": statistics.median(r[name]["ratio"] for r in rounds),
+            "rps": statistics.median(r[name]["rps"] for r in rounds),
+            "p50_ms": statistics.median(r[name]["p50_ms"] for r in rounds),
+            "p99_ms": statistics.median(r[name]["p99_ms"] for r in rounds),
+            "errors": sum(r[name]["errors"] for r in rounds),
+            "updates_lost": sum(r[name].get("updates_lost", 0) for r in rounds) if ENDPOINTS[name] else None,
+            "rounds": [r[name] for r in rounds],
+        }
+        for name in ENDPOINTS
+    }
+
+
+def report(results: dict, args) -> None:
+    print(f"\n{args.workers} workers, wrk -t{args.threads} -c{args.connections}, {args.duration}s x {args.rounds} rounds, dim {args.dim}")
+    print(f"{'endpoint':30} {'ratio to health':>15} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'lost':>5}")
+    for name, r in results.items():
+        lost = "" if r["updates_lost"] is None else str(r["updates_lost"])
+        print(f"{name:30} {r['ratio']:>15.2f} {r['rps']:>9,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>7} {lost:>5}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running deployment; default: start one")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per endpoint per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dim", type=int, default=16)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk")
+
+    with nullcontext() if args.url else Deployment(processes=args.workers) as server:
+        base = (args.url or server.url).rstrip("/")
+        results = measure(base, args)
+    report(results, args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json)}, "results": results}, indent=2))
+    lost = sum(r["updates_lost"] or 0 for r in results.values())
+    errors = sum(r["errors"] for r in results.values())
+    return 1 if lost or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

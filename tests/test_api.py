@@ -1,0 +1,274 @@
+"""The JSON API, through Flask's test client, on the in-process (memory://) backend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from voweler import create_app
+from voweler.models.perceptron import ALPHABET, Perceptron
+
+TRAIN, RESET, SHOW = "/api/perceptron/train", "/api/perceptron/reset", "/api/perceptron"
+JSON, FORM = "application/json", "application/x-www-form-urlencoded"
+DOCUMENT_KEYS = {
+    "version", "dim", "seed", "learning_rate", "updates", "mistakes", "accuracy", "lda_accuracy",
+    "bias", "weights", "letters", "projections", "history", "pid",
+}  # fmt: skip
+
+
+@pytest.fixture
+def app():
+    return create_app({"STATE_URL": "memory://"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def assert_error(response, status: int, *fragments: str) -> dict:
+    """The one error shape: {"error", "status", "message", "pid"}, with ``status`` everywhere."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == JSON
+    body = json.loads(response.get_data())
+    assert set(body) == {"error", "status", "message", "pid"}
+    assert body["status"] == status
+    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["pid"], int) and not isinstance(body["pid"], bool)
+    assert isinstance(body["message"], str)
+    for fragment in fragments:
+        assert fragment.lower() in body["message"].lower(), body["message"]
+    return body
+
+
+def post(client, path: str, body=None, raw: str | bytes | None = None, content_type: str = JSON):
+    """POST ``body`` as JSON, or ``raw`` bytes as they are."""
+    return client.post(path, data=json.dumps(body) if raw is None else raw, content_type=content_type)
+
+
+def ok(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == JSON
+    return response.get_json()
+
+
+def learned(client) -> tuple:
+    """The shared state as seen by a GET: its version and everything learned."""
+    doc = ok(client.get(SHOW))
+    keys = ("version", "dim", "seed", "learning_rate", "updates", "mistakes", "bias", "weights")
+    return tuple(doc[key] for key in keys)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def test_health(client):
+    body = ok(client.get("/api/health"))
+    assert body == {"ok": True, "pid": body["pid"], "backend": "memory"}
+    assert isinstance(body["pid"], int)
+
+
+def test_fresh_document_has_every_field(client):
+    doc = ok(client.get(SHOW))
+    assert set(doc) == DOCUMENT_KEYS
+    assert (doc["version"], doc["updates"], doc["mistakes"], doc["bias"]) == (0, 0, 0, 0.0)
+    model = Perceptron()
+    assert (doc["dim"], doc["seed"], doc["learning_rate"]) == (model.dim, model.seed, model.learning_rate)
+    assert doc["weights"] == model.weights.tolist()
+    assert doc["accuracy"] == model.accuracy() and doc["lda_accuracy"] == model.lda.accuracy
+    assert doc["history"] == [[0.0, model.accuracy()]]
+    assert isinstance(doc["pid"], int)
+
+
+def test_letters_rows(client):
+    doc = ok(client.get(SHOW))
+    rows = doc["letters"]
+    assert [row["letter"] for row in rows] == list(ALPHABET)
+    assert all(set(row) == {"letter", "vowel", "predicted", "margin"} for row in rows)
+    assert "".join(row["letter"] for row in rows if row["vowel"]) == "aeiouy"
+    assert all((row["margin"] > 0) == row["predicted"] for row in rows)
+    assert doc["accuracy"] == sum(row["vowel"] == row["predicted"] for row in rows) / 26
+
+
+def test_projections(client):
+    doc = ok(client.get(SHOW))
+    for name in ("perceptron", "lda"):
+        projection = doc["projections"][name]
+        assert set(projection) == {"values", "threshold"}
+        assert len(projection["values"]) == 26 and isinstance(projection["threshold"], float)
+    perceptron = doc["projections"]["perceptron"]
+    predicted = [value > perceptron["threshold"] for value in perceptron["values"]]
+    assert predicted == [row["predicted"] for row in doc["letters"]]
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def test_train_learns_the_letters_as_one_new_version(client):
+    doc = ok(post(client, TRAIN, {"letters": "aeiou"}))
+    assert (doc["version"], doc["updates"]) == (1, 5)
+    assert len(doc["history"]) == 2 and doc["history"][-1][0] == 5.0
+
+
+def test_train_response_is_what_a_following_get_reads(client):
+    trained = post(client, TRAIN, {"letters": "aeiou"})
+    assert ok(trained) == ok(client.get(SHOW))
+
+
+def test_train_gives_bit_identical_weights_to_a_local_model(client):
+    local = Perceptron()
+    for letters in ["aeiou", "thequickbrownfox", ALPHABET]:
+        local.learn_many(letters)
+        doc = ok(post(client, TRAIN, {"letters": letters}))
+    assert doc["weights"] == local.weights.tolist()  # JSON floats round-trip exactly
+    assert (doc["bias"], doc["updates"], doc["mistakes"]) == (local.bias, local.updates, local.mistakes)
+    assert doc["history"] == local.history.tolist()
+
+
+def test_every_transaction_adds_exactly_one_version(client):
+    requests = [
+        (TRAIN, {"letters": "a"}),
+        (TRAIN, {"letters": "bcd"}),
+        (RESET, {}),
+        (RESET, {"dim": 8}),
+        (TRAIN, {"letters": "z"}),
+    ]
+    for expected, (path, body) in enumerate(requests, start=1):
+        assert ok(post(client, path, body))["version"] == expected
+        assert ok(client.get(SHOW))["version"] == expected
+
+
+# -- resetting ----------------------------------------------------------------------------------
+
+START = {"dim": 8, "seed": 3, "learning_rate": 0.5}
+
+
+RESET_CHANGES = [
+    {},
+    {"dim": 12},
+    {"seed": 7},
+    {"learning_rate": 2},
+    {"dim": 1},
+    {"dim": 4096},
+    {"dim": 5, "seed": 2**32 - 1, "learning_rate": 1000},
+]
+
+
+@pytest.mark.parametrize("change", RESET_CHANGES)
+def test_reset_changes_only_the_given_settings(client, change):
+    ok(post(client, RESET, START))
+    ok(post(client, TRAIN, {"letters": "hello"}))
+    doc = ok(post(client, RESET, change))
+    expected = {**START, **change}
+    assert {key: doc[key] for key in expected} == expected
+    assert (doc["version"], doc["updates"], doc["mistakes"], doc["bias"]) == (3, 0, 0, 0.0)
+    assert doc["weights"] == Perceptron(**expected).weights.tolist()
+    assert len(doc["weights"]) == expected["dim"]
+    assert ok(client.get(SHOW)) == doc
+
+
+def test_reset_without_a_body_is_a_transaction(client):
+    ok(post(client, TRAIN, {"letters": "abc"}))
+    doc = ok(client.post(RESET))
+    assert (doc["version"], doc["updates"]) == (2, 0)
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+def bad(path, body=None, status=400, fragment="", raw=None, content_type=JSON, id=None):
+    return pytest.param(path, body, raw, content_type, status, fragment, id=id)
+
+
+def letters(value, fragment, id):
+    return bad(TRAIN, {"letters": value}, 400, fragment, id=f"train-letters-{id}")
+
+
+def setting(field, value, fragment):
+    return bad(RESET, {field: value}, 400, fragment, id=f"reset-{field}={value!r}"[:60])
+
+
+BIG_INT = "1" + "0" * 400  # a JSON integer too large for a float
+OVER_64_KIB = json.dumps({"letters": "a" * 70_000})
+
+BAD_REQUESTS = [
+    letters("aEiou", "lowercase a-z; got 'E'", "uppercase"),
+    letters("ab1", "lowercase a-z; got '1'", "digit"),
+    letters("a b", "lowercase a-z", "space"),
+    letters("aé", "lowercase a-z", "unicode"),
+    letters("\u0430", "lowercase a-z", "cyrillic-a"),
+    letters("", "must not be empty", "empty"),
+    letters(1, "must be a string", "int"),
+    letters(["a"], "must be a string", "list"),
+    letters(None, "must be a string", "null"),
+    letters(True, "must be a string", "bool"),
+    letters("a" * 4097, "at most 4096", "oversized"),
+    bad(TRAIN, {}, 400, "missing field 'letters'", id="train-missing-letters"),
+    bad(TRAIN, {"letters": "a", "lr": 1}, 400, "unknown field 'lr'", id="train-unknown-field"),
+    bad(TRAIN, ["a"], 400, "must be a JSON object", id="train-body-array"),
+    bad(TRAIN, "aeiou", 400, "must be a JSON object", id="train-body-string"),
+    bad(TRAIN, 42, 400, "must be a JSON object", id="train-body-number"),
+    bad(TRAIN, raw='{"letters": "a"', fragment="not valid JSON", id="train-invalid-json"),
+    bad(TRAIN, raw='{"letters": "a"} x', fragment="not valid JSON", id="train-trailing-garbage"),
+    bad(TRAIN, raw=b'{"letters": "\xff"}', fragment="not valid JSON", id="train-invalid-utf8"),
+    bad(TRAIN, raw="[" * 20000, fragment="not valid JSON", id="train-deeply-nested"),
+    *[
+        bad(TRAIN, raw=f'{{"letters": {literal}}}', fragment="not valid JSON", id=f"train-{literal}")
+        for literal in ("NaN", "Infinity", "-Infinity", "1e999")
+    ],
+    bad(TRAIN, raw="letters=aeiou", status=415, fragment="application/json", content_type=FORM, id="train-form"),
+    bad(TRAIN, raw=OVER_64_KIB, status=413, fragment="larger than 65,536 bytes", id="train-body-over-64KiB"),
+    *[setting("dim", value, "dim must be an integer from 1 to 4096") for value in (0, 4097, -1)],
+    *[setting("dim", value, "dim must be an integer") for value in (1.5, "16", True, None)],
+    *[setting("seed", value, "seed must be an integer from 0 to 4294967295") for value in (-1, 2**32)],
+    setting("seed", 1.0, "seed must be an integer"),
+    *[setting("learning_rate", value, "learning_rate must be a finite number") for value in (0, -0.1, 1001)],
+    *[setting("learning_rate", value, "learning_rate must be a number") for value in ("0.1", True)],
+    bad(RESET, raw=f'{{"learning_rate": {BIG_INT}}}', fragment="learning_rate", id="reset-learning_rate=10**400"),
+    bad(RESET, {"dim": 8, "rate": 0.1}, 400, "unknown field 'rate'", id="reset-unknown-field"),
+    bad(RESET, raw='{"learning_rate": NaN}', fragment="not valid JSON", id="reset-learning_rate-NaN"),
+    bad(RESET, [], 400, "must be a JSON object", id="reset-body-array"),
+]
+
+
+@pytest.mark.parametrize("path, body, raw, content_type, status, fragment", BAD_REQUESTS)
+def test_bad_input_is_refused_and_changes_nothing(client, path, body, raw, content_type, status, fragment):
+    ok(post(client, RESET, START))
+    ok(post(client, TRAIN, {"letters": "hello"}))
+    before = learned(client)
+
+    response = post(client, path, body, raw=raw, content_type=content_type)
+
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert_error(response, status, fragment)
+    assert learned(client) == before
+
+
+@pytest.mark.parametrize(
+    "method, path, status, allowed",
+    [
+        ("GET", TRAIN, 405, {"POST"}),
+        ("GET", RESET, 405, {"POST"}),
+        ("DELETE", SHOW, 405, {"GET"}),
+        ("PUT", "/api/health", 405, {"GET"}),
+        ("GET", "/api/nope", 404, None),
+        ("POST", "/api/nope", 404, None),
+    ],
+)
+def test_wrong_method_or_path(client, method, path, status, allowed):
+    response = client.open(path, method=method)
+    assert_error(response, status, *sorted(allowed or ()))
+    if allowed:
+        assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+def test_app_is_not_in_debug_mode(app):
+    assert app.debug is False
+
+
+def test_index_page(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert b"<html" in response.data.lower()

@@ -1,0 +1,146 @@
+"""Start a real uWSGI deployment of this checkout on free loopback ports: for tests and benches::
+
+    with Deployment(processes=2) as server:
+        requests.get(server.url + "/api/health").json()   # {"ok": true, ...}
+
+It runs ``uwsgi --ini uwsgi.ini`` exactly as an operator would, with ``VOWELER_HTTP``,
+``VOWELER_STATS`` and ``VOWELER_PROCESSES`` set, waits until every worker is up, and stops the
+whole process group afterwards, however the test ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+UWSGI_INI = REPO / "uwsgi.ini"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def uwsgi_binary() -> str:
+    """The uwsgi installed beside this Python (a virtualenv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "uwsgi"
+    found = str(beside) if beside.exists() else shutil.which("uwsgi")
+    if not found:
+        raise RuntimeError("uwsgi is not installed: pip install -e '.[test]'")
+    return found
+
+
+class Deployment:
+    """One uWSGI master and its workers.
+
+    Parameters
+    ----------
+    processes
+        Worker processes.
+    args
+        More uWSGI options, appended after ``--ini`` so that they override it.
+    env
+        More environment variables (``VOWELER_STATE``, say).
+    """
+
+    def __init__(self, processes: int = 4, args: tuple[str, ...] = (), env: dict | None = None, ini: Path = UWSGI_INI):
+        self.processes, self.args, self.ini = processes, tuple(args), ini
+        self.extra_env = dict(env or {})
+        self.http = f"127.0.0.1:{free_port()}"
+        self.stats_address = f"127.0.0.1:{free_port()}"
+        self.url = f"http://{self.http}"
+        self.process: subprocess.Popen | None = None
+        self.log_path = Path(tempfile.mkstemp(prefix="voweler-uwsgi-", suffix=".log")[1])
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self, timeout: float = 60) -> "Deployment":
+        env = {
+            **os.environ,
+            "VOWELER_HTTP": self.http,
+            "VOWELER_STATS": self.stats_address,
+            "VOWELER_PROCESSES": str(self.processes),
+            **self.extra_env,
+        }
+        if sys.prefix != sys.base_prefix:  # let uWSGI's embedded Python find this virtualenv
+            env["VIRTUAL_ENV"] = sys.prefix
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [uwsgi_binary(), "--ini", str(self.ini), *self.args],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() can take all of it down
+            )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until /api/health answers and every worker has been spawned."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uWSGI exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=2) as answer:
+                    if answer.status == 200 and len(self.worker_pids()) == self.processes:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"uWSGI did not come up within {timeout} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # die-on-term: a clean stop
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> "Deployment":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- looking inside ---------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        """uWSGI's stats server document (what uwsgitop shows)."""
+        host, port = self.stats_address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return json.loads(b"".join(chunks))
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the live workers."""
+        try:
+            workers = self.stats()["workers"]
+        except (OSError, ValueError, KeyError):
+            return []
+        return [w["pid"] for w in workers if w["pid"] > 0 and w.get("status") != "cheap"]
+
+    @property
+    def master_pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
