@@ -225,7 +225,7 @@ BAD_REQUESTS = [
     setting("seed", 1.0, "seed must be an integer"),
     *[setting("learning_rate", value, "learning_rate must be a finite number") for value in (0, -0.1, 1001)],
     *[setting("learning_rate", value, "learning_rate must be a number") for value in ("0.1", True)],
-    bad(RESET, raw=f'{{"learning_rate": {BIG_INT}}}', fragment="learning_rate", id="reset-learning_rate=10**400"),
+    bad(RESET, raw=f'{{"learning_rate": {BIG_INT}}}', fragment="not valid JSON", id="reset-learning_rate=10**400"),
     bad(RESET, {"dim": 8, "rate": 0.1}, 400, "unknown field 'rate'", id="reset-unknown-field"),
     bad(RESET, raw='{"learning_rate": NaN}', fragment="not valid JSON", id="reset-learning_rate-NaN"),
     bad(RESET, [], 400, "must be a JSON object", id="reset-body-array"),

@@ -55,17 +55,14 @@ def reset():
     return json_response(_document(snapshot))
 
 
-def _document(snapshot: Snapshot[Perceptron]) -> str:
+def _document(snapshot: Snapshot[Perceptron]) -> bytes:
     """The JSON answer for a state; rendered once per version per worker, then reused."""
     return snapshot.derive("json", lambda: encode(render(snapshot.version, snapshot.model)))
 
 
 def render(version: int, model: Perceptron) -> dict:
-    """Everything the page needs about the perceptron, as plain JSON values."""
-    margins = model.margins()
-    predicted = margins > 0
-    projection, threshold = model.projection()
-    lda = model.lda
+    """Everything the page needs about the perceptron, as values orjson can encode."""
+    view = model.letter_view()
     return {
         "version": version,
         "dim": model.dim,
@@ -73,17 +70,17 @@ def render(version: int, model: Perceptron) -> dict:
         "learning_rate": model.learning_rate,
         "updates": model.updates,
         "mistakes": model.mistakes,
-        "accuracy": model.accuracy(),
-        "lda_accuracy": lda.accuracy,
+        "accuracy": view.accuracy,
+        "lda_accuracy": model.lda.accuracy,
         "bias": model.bias,
-        "weights": model.weights.tolist(),
+        "weights": model.weights,
         "letters": [
-            {"letter": letter, "vowel": bool(vowel), "predicted": bool(guess), "margin": margin}
-            for letter, vowel, guess, margin in zip(ALPHABET, IS_VOWEL, predicted, margins.tolist())
+            {"letter": letter, "vowel": vowel, "predicted": guess, "margin": margin}
+            for letter, vowel, guess, margin in zip(ALPHABET, IS_VOWEL.tolist(), view.predicted.tolist(), view.margins.tolist())
         ],
         "projections": {
-            "perceptron": {"values": projection.tolist(), "threshold": threshold},
-            "lda": {"values": lda.project(model.embedding).tolist(), "threshold": lda.threshold},
+            "perceptron": {"values": view.projection, "threshold": view.threshold},
+            "lda": {"values": model.lda_projection, "threshold": model.lda.threshold},
         },
-        "history": model.history.tolist(),
+        "history": model.history,
     }

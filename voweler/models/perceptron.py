@@ -35,6 +35,18 @@ class LetterSpace:
     embedding: np.ndarray  # 26 x dim, read-only
     initial_weights: np.ndarray  # dim, read-only
     lda: Discriminant
+    lda_projection: np.ndarray  # the letters on the LDA direction, read-only
+
+
+@dataclass(frozen=True)
+class LetterView:
+    """Every letter as the perceptron sees it (arrays in a-z order)."""
+
+    margins: np.ndarray  # signed distance to the boundary, positive on the vowel side
+    predicted: np.ndarray  # True where predicted a vowel
+    accuracy: float
+    projection: np.ndarray  # on the unit weight vector
+    threshold: float  # predicted a vowel where projection > threshold
 
 
 @functools.lru_cache(maxsize=32)
@@ -49,9 +61,11 @@ def letter_space(dim: int, seed: int) -> LetterSpace:
     scale = 1.0 / math.sqrt(dim)  # keeps a letter's norm near 1 whatever the dimension
     embedding = rng.standard_normal((26, dim)) * scale
     initial_weights = rng.standard_normal(dim) * scale
-    embedding.flags.writeable = False
-    initial_weights.flags.writeable = False
-    return LetterSpace(embedding, initial_weights, fisher_lda(embedding, IS_VOWEL))
+    lda = fisher_lda(embedding, IS_VOWEL)
+    lda_projection = lda.project(embedding)
+    for array in (embedding, initial_weights, lda_projection):
+        array.flags.writeable = False
+    return LetterSpace(embedding, initial_weights, lda, lda_projection)
 
 
 def check_letters(letters: str) -> None:
@@ -116,14 +130,17 @@ class Perceptron:
     """
 
     def __init__(self, dim: int = 16, seed: int = 0, learning_rate: float = 0.1):
-        check_config(dim, seed, learning_rate)
-        self.dim, self.seed, self.learning_rate = int(dim), int(seed), float(learning_rate)
-        self._space = letter_space(self.dim, self.seed)
+        self._configure(dim, seed, learning_rate)
         self.weights = self._space.initial_weights.copy()
         self.bias = 0.0
         self.updates = 0  # letters learned since the last reset
         self.mistakes = 0  # of those, how many changed the weights
         self.history = np.array([[0.0, self.accuracy()]])
+
+    def _configure(self, dim: int, seed: int, learning_rate: float) -> None:
+        check_config(dim, seed, learning_rate)
+        self.dim, self.seed, self.learning_rate = int(dim), int(seed), float(learning_rate)
+        self._space = letter_space(self.dim, self.seed)
 
     def reset(self, dim: int | None = None, seed: int | None = None, learning_rate: float | None = None) -> None:
         """Start over with a fresh embedding; a setting left out keeps its current value.
@@ -168,6 +185,24 @@ class Perceptron:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def letter_view(self) -> "LetterView":
+        """Scores, margins, predictions, accuracy and projection of all 26 letters, computed once.
+
+        >>> view = Perceptron(dim=8, seed=0).letter_view()
+        >>> bool(((view.projection > view.threshold) == view.predicted).all())
+        True
+        """
+        scores = self.scores()
+        norm = self._weight_norm()
+        predicted = scores > 0
+        return LetterView(
+            margins=scores / norm,
+            predicted=predicted,
+            accuracy=float((predicted == IS_VOWEL).mean()),
+            projection=(scores - self.bias) / norm,
+            threshold=-self.bias / norm,
+        )
+
     @property
     def embedding(self) -> np.ndarray:
         """The 26 x dim letter vectors (read-only)."""
@@ -177,6 +212,11 @@ class Perceptron:
     def lda(self) -> Discriminant:
         """Fisher's discriminant on this embedding: what a linear separator can reach."""
         return self._space.lda
+
+    @property
+    def lda_projection(self) -> np.ndarray:
+        """The letters projected on the LDA direction (read-only); compare with ``lda.threshold``."""
+        return self._space.lda_projection
 
     def scores(self) -> np.ndarray:
         """``x . w + b`` for each letter a-z."""
@@ -238,7 +278,8 @@ class Perceptron:
         >>> copy.weights.tobytes() == model.weights.tobytes(), copy.updates
         (True, 5)
         """
-        model = cls(state["dim"], state["seed"], state["learning_rate"])
+        model = cls.__new__(cls)  # no fresh weights to throw away: every field is set below
+        model._configure(state["dim"], state["seed"], state["learning_rate"])
         weights = np.asarray(state["weights"], dtype=np.float64)
         if weights.shape != (model.dim,):
             raise ValueError(f"weights have shape {weights.shape}, expected ({model.dim},)")

@@ -18,6 +18,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
+import numpy as np
+
 from voweler.state.frame import Frame, decode_state, encode_state
 
 M = TypeVar("M")
@@ -105,14 +107,14 @@ class Store(ABC, Generic[M]):
         """Apply ``change`` to a private copy of the latest model and commit it as one version.
 
         ``change`` mutates the model it is given and returns anything (say, a count of
-        mistakes), which is handed back beside the new snapshot. If it raises, or the new
+        mistakes), which is handed back beside the new snapshot. ``to_state()`` must return
+        arrays the model no longer holds (copies): they become the snapshot's, read-only. If it raises, or the new
         state does not fit (:class:`StateTooLarge`), nothing is written.
         """
         with self._lock():
             frame = self._load(locked=True)
-            new_frame, result = self._apply(frame, change)
+            new_frame, snapshot, result = self._apply(frame, change)
             self._write(new_frame, replacing=frame)
-        snapshot = self._snapshot(new_frame)
         self._cached = snapshot
         return snapshot, result
 
@@ -137,17 +139,23 @@ class Store(ABC, Generic[M]):
     def _write(self, frame: Frame, replacing: Frame | None) -> None:
         """Store ``frame`` as the newest; ``replacing`` is the frame it supersedes."""
 
-    def _apply(self, frame: Frame | None, change: Callable[[M], R]) -> tuple[Frame, R]:
+    def _apply(self, frame: Frame | None, change: Callable[[M], R]) -> tuple[Frame, Snapshot[M], R]:
         """Run ``change`` on a writable copy of ``frame``'s model; frame the result, checking its size."""
         if frame is None:
             version, model = 0, self.model_type()
         else:
             version, model = frame.version, self.model_type.from_state(decode_state(frame.payload, writable=True))
         result = change(model)
-        new_frame = Frame.build(version + 1, encode_state(model.to_state()))
+        state = model.to_state()
+        new_frame = Frame.build(version + 1, encode_state(state))
         if new_frame.size > self.capacity:
             raise StateTooLarge(self.name, new_frame.size, self.capacity, self._size_hint())
-        return new_frame, result
+        # The snapshot is rebuilt from exactly the state that was encoded, with its arrays made
+        # read-only, as a decoded one would be.
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        return new_frame, Snapshot(new_frame.version, self.model_type.from_state(state), new_frame.digest), result
 
     def _size_hint(self) -> str:
         return ""
