@@ -141,8 +141,11 @@ class Store(ABC, Generic[M]):
 
     def _apply(self, frame: Frame | None, change: Callable[[M], R]) -> tuple[Frame, Snapshot[M], R]:
         """Run ``change`` on a writable copy of ``frame``'s model; frame the result, checking its size."""
+        cached = self._cached
         if frame is None:
             version, model = 0, self.model_type()
+        elif cached is not None and (cached.version, cached.digest) == (frame.version, frame.digest):
+            version, model = frame.version, self.model_type.from_state(cached.model.to_state())  # no decode
         else:
             version, model = frame.version, self.model_type.from_state(decode_state(frame.payload, writable=True))
         result = change(model)

@@ -28,6 +28,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 MAGIC = b"VWLR"
 FORMAT = 1
@@ -140,7 +141,7 @@ def decode_state(payload: bytes, writable: bool = False) -> dict:
     """
     (meta_len,) = _META_LEN.unpack_from(payload, 0)
     start = _META_LEN.size + meta_len
-    meta = json.loads(payload[_META_LEN.size : start])
+    meta = orjson.loads(payload[_META_LEN.size : start])
     state = dict(meta["values"])
     for key, dtype, shape, offset, nbytes in meta["arrays"]:
         dtype = np.dtype(dtype)
