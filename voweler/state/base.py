@@ -107,9 +107,11 @@ class Store(ABC, Generic[M]):
         """Apply ``change`` to a private copy of the latest model and commit it as one version.
 
         ``change`` mutates the model it is given and returns anything (say, a count of
-        mistakes), which is handed back beside the new snapshot. ``to_state()`` must return
-        arrays the model no longer holds (copies): they become the snapshot's, read-only. If it raises, or the new
-        state does not fit (:class:`StateTooLarge`), nothing is written.
+        mistakes), which is handed back beside the new snapshot. If it raises, or the new state
+        does not fit (:class:`StateTooLarge`), nothing is written.
+
+        The model's ``to_state()`` must return copies of its arrays: they become the new
+        snapshot's, read-only.
         """
         with self._lock():
             frame = self._load(locked=True)
