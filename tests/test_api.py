@@ -272,3 +272,13 @@ def test_index_page(client):
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert b"<html" in response.data.lower()
+
+
+def test_a_state_too_large_for_its_store_is_a_413_that_changes_nothing(app, client):
+    app.extensions["voweler.stores"]["perceptron"].capacity = 4096  # as a small SharedArea would be
+    before = client.get("/api/perceptron").get_json()
+    response = client.post("/api/perceptron/reset", json={"dim": 1000})
+    assert_error(response, 413, "needs", "bytes", "4,096")
+    assert response.get_json()["error"] == "state_too_large"
+    after = client.get("/api/perceptron").get_json()
+    assert (after["version"], after["dim"], after["weights"]) == (before["version"], before["dim"], before["weights"])
