@@ -138,9 +138,5 @@ class Deployment:
             return []
         return [w["pid"] for w in workers if w["pid"] > 0 and w.get("status") != "cheap"]
 
-    @property
-    def master_pid(self) -> int:
-        return self.process.pid
-
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

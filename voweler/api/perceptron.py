@@ -7,7 +7,7 @@ from flask import Blueprint
 from voweler.api.errors import ApiError
 from voweler.api.inputs import json_object, typed
 from voweler.api.responses import encode, json_response
-from voweler.models.perceptron import ALPHABET, IS_VOWEL, Perceptron, check_config, check_letters
+from voweler.models.perceptron import ALPHABET, DEFAULTS, IS_VOWEL, Perceptron, check_config, check_letters
 from voweler.state import Snapshot
 from voweler.stores import get_store
 
@@ -38,20 +38,14 @@ def train():
 @bp.post("/reset")
 def reset():
     """Start over with a fresh embedding; settings left out keep their current values."""
-    body = json_object({"dim", "seed", "learning_rate"})
-    settings = {
-        "dim": typed(body, "dim", "integer") if "dim" in body else None,
-        "seed": typed(body, "seed", "integer") if "seed" in body else None,
-        "learning_rate": typed(body, "learning_rate", "number") if "learning_rate" in body else None,
-    }
-    defaults = Perceptron()  # each setting is checked on its own, so defaults stand in for the rest
+    kinds = {"dim": "integer", "seed": "integer", "learning_rate": "number"}
+    body = json_object(set(kinds))
+    given = {key: typed(body, key, kind) for key, kind in kinds.items() if key in body}
     try:
-        check_config(
-            *(value if value is not None else getattr(defaults, key) for key, value in settings.items())
-        )
+        check_config(**{**DEFAULTS, **given})  # each setting is checked on its own: defaults fill in
     except ValueError as error:
         raise ApiError(400, str(error)) from None
-    snapshot, _ = get_store("perceptron").transact(lambda model: model.reset(**settings))
+    snapshot, _ = get_store("perceptron").transact(lambda model: model.reset(**given))
     return json_response(_document(snapshot))
 
 

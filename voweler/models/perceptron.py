@@ -25,6 +25,7 @@ _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 MIN_DIM, MAX_DIM = 1, 4096
 MAX_SEED = 2**32 - 1
 MAX_LEARNING_RATE = 1000.0
+DEFAULTS = {"dim": 16, "seed": 0, "learning_rate": 0.1}  # a new model's settings
 HISTORY_LENGTH = 256  # (updates, accuracy) points kept for the accuracy-over-time line
 
 
@@ -129,7 +130,9 @@ class Perceptron:
     True
     """
 
-    def __init__(self, dim: int = 16, seed: int = 0, learning_rate: float = 0.1):
+    def __init__(
+        self, dim: int = DEFAULTS["dim"], seed: int = DEFAULTS["seed"], learning_rate: float = DEFAULTS["learning_rate"]
+    ):
         self._configure(dim, seed, learning_rate)
         self.weights = self._space.initial_weights.copy()
         self.bias = 0.0
@@ -198,7 +201,7 @@ class Perceptron:
         return LetterView(
             margins=scores / norm,
             predicted=predicted,
-            accuracy=float((predicted == IS_VOWEL).mean()),
+            accuracy=_accuracy(predicted),
             projection=(scores - self.bias) / norm,
             threshold=-self.bias / norm,
         )
@@ -232,22 +235,22 @@ class Perceptron:
 
     def accuracy(self) -> float:
         """Fraction of the 26 letters classified correctly."""
-        return float((self.predictions() == IS_VOWEL).mean())
+        return _accuracy(self.predictions())
 
     def margins(self) -> np.ndarray:
         """Signed distance of each letter to the decision boundary, positive on the vowel side.
 
         Its absolute value says how far a letter is from flipping class.
         """
-        return self.scores() / self._weight_norm()
+        return self.letter_view().margins
 
     def projection(self) -> tuple[np.ndarray, float]:
         """Letters projected on the unit weight vector, and the threshold along it.
 
         A letter is predicted a vowel where its projection exceeds the threshold (``-b/|w|``).
         """
-        norm = self._weight_norm()
-        return self._space.embedding @ (self.weights / norm), -self.bias / norm
+        view = self.letter_view()
+        return view.projection, view.threshold
 
     def _weight_norm(self) -> float:
         norm = float(np.linalg.norm(self.weights))
@@ -289,6 +292,10 @@ class Perceptron:
         model.mistakes = int(state["mistakes"])
         model.history = np.asarray(state["history"], dtype=np.float64).reshape(-1, 2)
         return model
+
+
+def _accuracy(predicted: np.ndarray) -> float:
+    return float((predicted == IS_VOWEL).mean())
 
 
 def check_config(dim: int, seed: int, learning_rate: float) -> None:
