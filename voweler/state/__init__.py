@@ -1,7 +1,8 @@
 """How model state is framed, stored and shared between processes.
 
-One interface (:class:`Store`: ``read()`` and ``transact(change)``), one module per backend,
-chosen by a URL:
+Two interfaces, one module per backend, chosen by a URL: :class:`Store` (``read()`` and
+``transact(change)``) holds a model's whole state; :class:`Tally` holds a bandit's counters,
+changed in place on every serve and reward.
 
 ``sharedarea://``
     uWSGI SharedAreas, one per model, in the order the app lists its models (the default under
@@ -13,8 +14,12 @@ chosen by a URL:
 from __future__ import annotations
 
 from voweler.state.base import Snapshot, StateError, StateTooLarge, StateUnavailable, Store
+from voweler.state.tally import Redemption, Roster, StaleRoster, Tally
 
-__all__ = ["Snapshot", "StateError", "StateTooLarge", "StateUnavailable", "Store", "open_store", "default_url"]
+__all__ = [
+    "Redemption", "Roster", "Snapshot", "StaleRoster", "StateError", "StateTooLarge", "StateUnavailable",
+    "Store", "Tally", "default_url", "open_store", "open_tally",
+]
 
 
 def default_url() -> str:
@@ -27,14 +32,29 @@ def default_url() -> str:
 
 
 def open_store(url: str, name: str, model_type, index: int) -> Store:
-    """Open the store for model ``name``, the ``index``-th model of the app, at ``url``."""
-    scheme, sep, _rest = url.partition("://")
-    if scheme == "memory" and sep:
+    """Open the store for model ``name``; under sharedarea:// it lives in SharedArea ``index``."""
+    if _scheme(url) == "memory":
         from voweler.state.memory import MemoryStore
 
         return MemoryStore(name, model_type)
-    if scheme == "sharedarea" and sep:
-        from voweler.state.sharedarea import SharedAreaStore
+    from voweler.state.sharedarea import SharedAreaStore
 
-        return SharedAreaStore.from_uwsgi(name, model_type, area=index)
+    return SharedAreaStore.from_uwsgi(name, model_type, area=index)
+
+
+def open_tally(url: str, name: str, index: int) -> Tally:
+    """Open the tally of bandit ``name``; under sharedarea:// it lives in SharedArea ``index``."""
+    if _scheme(url) == "memory":
+        from voweler.state.memory import memory_tally
+
+        return memory_tally(name)
+    from voweler.state.sharedarea import sharedarea_tally
+
+    return sharedarea_tally(name, area=index)
+
+
+def _scheme(url: str) -> str:
+    scheme, sep, _rest = url.partition("://")
+    if sep and scheme in ("memory", "sharedarea"):
+        return scheme
     raise StateError(f"unknown state URL {url!r}: use sharedarea:// (under uWSGI) or memory://")

@@ -10,6 +10,7 @@ import threading
 
 from voweler.state.base import Store
 from voweler.state.frame import Frame
+from voweler.state.tally import CellTally
 
 DEFAULT_CAPACITY = 64 * 1024
 
@@ -45,3 +46,8 @@ class MemoryStore(Store):
 
     def _write(self, frame, replacing):
         self._frame = frame
+
+
+def memory_tally(name: str) -> CellTally:
+    """A bandit tally in this process's memory, with a thread lock: the shared one's twin."""
+    return CellTally(bytearray(CellTally.bytes_needed()), threading.Lock(), f"the {name} tally in memory")

@@ -25,6 +25,7 @@ import threading
 
 from voweler.state.base import StateError, Store
 from voweler.state.frame import HEADER_SIZE, Frame, peek
+from voweler.state.tally import CellTally
 
 # Lock-free reads tried before a reader waits for the write lock to get a definite answer.
 # Retries happen only when two commits land while one reader copies a slot.
@@ -60,22 +61,7 @@ class SharedAreaStore(Store):
     @classmethod
     def from_uwsgi(cls, name, model_type, area: int) -> "SharedAreaStore":
         """The store in SharedArea ``area``, with user lock ``area + 1`` for its writers."""
-        try:
-            import uwsgi
-        except ImportError:
-            raise StateError(
-                "the sharedarea backend works only under uWSGI: start with `uwsgi --ini uwsgi.ini`, "
-                "or set VOWELER_STATE=memory:// for a single process"
-            ) from None
-        where = f"sharedarea {area}"
-        if not hasattr(uwsgi, "sharedarea_memoryview"):
-            raise StateError(f"uWSGI was started without a SharedArea: uwsgi.ini declares one per model ({where} is {name})")
-        try:
-            memory = uwsgi.sharedarea_memoryview(area)
-        except Exception as error:
-            raise StateError(f"{where} for the {name} model is missing: declare it in uwsgi.ini") from error
-        lock = UwsgiLock(uwsgi, area + 1)
-        lock.check()
+        memory, lock, where = uwsgi_area(area, f"the {name} model")
         return cls(name, model_type, memory, lock, where)
 
     # -- Store primitives -------------------------------------------------------------------
@@ -130,6 +116,37 @@ class SharedAreaStore(Store):
 
     def _size_hint(self):
         return f"give {self.where} more room in uwsgi.ini (each of its two slots holds one state)"
+
+
+def sharedarea_tally(name: str, area: int) -> CellTally:
+    """The bandit tally in SharedArea ``area``, changed under user lock ``area + 1``."""
+    memory, lock, where = uwsgi_area(area, f"the {name} tally")
+    try:
+        return CellTally(memory, lock, where)
+    except StateError as error:
+        pages = -(-CellTally.bytes_needed() // 4096)
+        raise StateError(f"{error}: uwsgi.ini must give {where} at least {pages} pages") from None
+
+
+def uwsgi_area(area: int, purpose: str):
+    """SharedArea ``area``'s memoryview, its user lock ``area + 1``, and its name for messages."""
+    try:
+        import uwsgi
+    except ImportError:
+        raise StateError(
+            "the sharedarea backend works only under uWSGI: start with `uwsgi --ini uwsgi.ini`, "
+            "or set VOWELER_STATE=memory:// for a single process"
+        ) from None
+    where = f"sharedarea {area}"
+    if not hasattr(uwsgi, "sharedarea_memoryview"):
+        raise StateError(f"uWSGI was started without a SharedArea: uwsgi.ini declares them ({where} is for {purpose})")
+    try:
+        memory = uwsgi.sharedarea_memoryview(area)
+    except Exception as error:
+        raise StateError(f"{where}, for {purpose}, is missing: declare it in uwsgi.ini") from error
+    lock = UwsgiLock(uwsgi, area + 1)
+    lock.check()
+    return memory, lock, where
 
 
 class UwsgiLock:
