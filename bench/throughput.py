@@ -8,8 +8,12 @@
 Each round measures every endpoint one after the other with wrk (``apt-get install wrk``) and
 divides by the health figure of the same round; the report gives the median over rounds. This
 machine is shared and noisy, so absolute requests per second drift from run to run: compare
-ratios. After the training runs, the model's update counter is checked against what wrk says
-was acknowledged, so a fast but lossy server cannot pass unnoticed.
+ratios. After each run that changes a model (train, serve, reward), the model's own counter
+(perceptron updates, bandit impressions, bandit clicks) is checked against what wrk says was
+acknowledged, so a fast but lossy server cannot pass unnoticed.
+
+Rewards need a fresh ticket each: before each reward run, the bench serves enough tickets
+(with wrk, not timed) and hands each wrk connection its own share of them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import urllib.request
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,10 +36,26 @@ from voweler.deployment import Deployment  # noqa: E402
 
 LETTERS = "aeiou"  # one fixed batch: the update check needs to know how many letters each request adds
 
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    body: str | None = None  # a fixed POST body
+    counter: tuple[str, str] | None = None  # (GET path, JSON key) of the counter each request adds to
+    adds: int = 1
+    tickets: bool = False  # each request redeems a fresh ticket
+
+
 ENDPOINTS = {
-    "GET /api/health": None,
-    "GET /api/perceptron": None,
-    "POST /api/perceptron/train": json.dumps({"letters": LETTERS}),
+    "GET /api/health": Endpoint("GET", "/api/health"),
+    "GET /api/perceptron": Endpoint("GET", "/api/perceptron"),
+    "POST /api/perceptron/train": Endpoint(
+        "POST", "/api/perceptron/train", json.dumps({"letters": LETTERS}), ("/api/perceptron", "updates"), len(LETTERS)
+    ),
+    "GET /api/bandit": Endpoint("GET", "/api/bandit"),
+    "POST /api/bandit/serve": Endpoint("POST", "/api/bandit/serve", "{}", ("/api/bandit", "impressions")),
+    "POST /api/bandit/reward": Endpoint("POST", "/api/bandit/reward", None, ("/api/bandit", "clicks"), tickets=True),
 }
 
 _POST_SCRIPT = """
@@ -43,17 +64,64 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = {body}
 """
 
+# Serve tickets and keep them: each wrk thread writes the tickets it got to its own file.
+_COLLECT_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = "{}"
+local count = 0
+function setup(thread) count = count + 1; thread:set("id", count) end
+function init(args) out = io.open(args[1] .. "." .. id, "w") end
+function response(status, headers, body)
+  local ticket = body:match('"ticket":"([^"]+)"')
+  if ticket then out:write(ticket, "\\n"); out:flush() end
+end
+"""
 
-def wrk(url: str, body: str | None, args) -> dict:
+# Redeem tickets from a file, each thread its own share, each ticket once.
+_REWARD_SCRIPT = """
+local count = 0
+function setup(thread) count = count + 1; thread:set("id", count) end
+function init(args)
+  tickets, threads, n = {}, tonumber(args[2]), 0
+  for line in io.lines(args[1]) do
+    n = n + 1
+    if n % threads == id - 1 then tickets[#tickets + 1] = line end
+  end
+  next_ticket = 1
+end
+function request()
+  local ticket = tickets[next_ticket] or "exhausted"
+  next_ticket = next_ticket + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+                    '{"ticket":"' .. ticket .. '","clicked":true}')
+end
+"""
+
+
+def wrk(url: str, args, script: str | None = None, script_args: tuple = (), duration: float | None = None) -> dict:
     """Run wrk once; return requests/s, latency percentiles (ms), and counts."""
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") if body else nullcontext() as script:
-        if body:
-            script.write(_POST_SCRIPT.format(body=json.dumps(body)))
-            script.flush()
-            command += ["-s", script.name]
-        output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration or args.duration}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") if script else nullcontext() as file:
+        if script:
+            file.write(script)
+            file.flush()
+            command += ["-s", file.name]
+        output = subprocess.run([*command, url, *(["--", *script_args] if script_args else [])], capture_output=True, text=True, check=True).stdout
     return parse_wrk(output)
+
+
+def collect_tickets(base: str, args, needed: int, folder: Path) -> Path:
+    """Serve at least ``needed`` tickets (untimed) into one file, one per line."""
+    target = folder / "tickets"
+    for name in folder.glob("tickets*"):
+        name.unlink()
+    got: list[str] = []
+    while len(got) < needed:
+        wrk(base + "/api/bandit/serve", args, _COLLECT_SCRIPT, (str(target),), duration=max(2, args.duration))
+        got = [line for part in sorted(folder.glob("tickets.*")) for line in part.read_text().split()]
+    target.write_text("\n".join(got) + "\n")
+    return target
 
 
 def parse_wrk(output: str) -> dict:
@@ -95,24 +163,34 @@ def post_json(url: str, body: dict) -> dict:
 
 def measure(base: str, args) -> dict:
     post_json(base + "/api/perceptron/reset", {"dim": args.dim, "seed": 0})
+    post_json(base + "/api/bandit/reset", {"arms": [{"name": n} for n in ("red", "green", "blue")]})
     rounds = []
-    for number in range(1, args.rounds + 1):
-        figures = {}
-        for name, body in ENDPOINTS.items():
-            before = get_json(base + "/api/perceptron")["updates"]
-            figures[name] = result = wrk(base + name.split(" ", 1)[1], body, args)
-            if body:
-                # wrk counts completed requests; up to one per connection was still in flight
-                # when it stopped, and may have been committed.
-                added = get_json(base + "/api/perceptron")["updates"] - before
-                acknowledged = (result["requests"] - result["errors"]) * len(LETTERS)
-                result["updates_lost"] = max(0, acknowledged - added)
-                result["updates_unexplained"] = max(0, added - acknowledged - args.connections * len(LETTERS))
-        health = figures["GET /api/health"]["rps"]
-        for result in figures.values():
-            result["ratio"] = result["rps"] / health
-        rounds.append(figures)
-        print(f"round {number}/{args.rounds}: " + ", ".join(f"{n} {r['rps']:,.0f}/s" for n, r in figures.items()), flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for number in range(1, args.rounds + 1):
+            figures = {}
+            for name, endpoint in ENDPOINTS.items():
+                script, script_args = None, ()
+                if endpoint.body:
+                    script = _POST_SCRIPT.format(body=json.dumps(endpoint.body))
+                if endpoint.tickets:
+                    # Enough for a reward run as fast as health, with room to spare.
+                    needed = int(2 * figures["GET /api/health"]["rps"] * args.duration) + 1000
+                    tickets = collect_tickets(base, args, needed, Path(folder))
+                    script, script_args = _REWARD_SCRIPT, (str(tickets), str(args.threads))
+                before = get_json(base + endpoint.counter[0])[endpoint.counter[1]] if endpoint.counter else 0
+                figures[name] = result = wrk(base + endpoint.path, args, script, script_args)
+                if endpoint.counter:
+                    # wrk counts completed requests; up to one per connection was still in flight
+                    # when it stopped, and may have been committed.
+                    added = (get_json(base + endpoint.counter[0])[endpoint.counter[1]] - before)
+                    acknowledged = (result["requests"] - result["errors"]) * endpoint.adds
+                    result["updates_lost"] = max(0, acknowledged - added)
+                    result["updates_unexplained"] = max(0, added - acknowledged - args.connections * endpoint.adds)
+            health = figures["GET /api/health"]["rps"]
+            for result in figures.values():
+                result["ratio"] = result["rps"] / health
+            rounds.append(figures)
+            print(f"round {number}/{args.rounds}: " + ", ".join(f"{n} {r['rps']:,.0f}/s" for n, r in figures.items()), flush=True)
     return {
         name: {
             "ratio": statistics.median(r[name]["ratio"] for r in rounds),
@@ -120,7 +198,7 @@ def measure(base: str, args) -> dict:
             "p50_ms": statistics.median(r[name]["p50_ms"] for r in rounds),
             "p99_ms": statistics.median(r[name]["p99_ms"] for r in rounds),
             "errors": sum(r[name]["errors"] for r in rounds),
-            "updates_lost": sum(r[name].get("updates_lost", 0) for r in rounds) if ENDPOINTS[name] else None,
+            "updates_lost": sum(r[name].get("updates_lost", 0) for r in rounds) if ENDPOINTS[name].counter else None,
             "rounds": [r[name] for r in rounds],
         }
         for name in ENDPOINTS

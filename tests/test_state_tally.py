@@ -263,3 +263,11 @@ def test_journaled_cells_undo_a_group_left_unfinished():
     assert cells.read(0, 3) == [12, 20, 30]
     with cells.locked():
         assert cells.read(0, 3) == [10, 20, 0] and cells.recoveries == 1
+
+
+def test_the_default_experiment_version_0_is_adopted_too(tally):
+    """A fresh server serves its never-written default experiment (version 0): its test counts."""
+    default = Roster.of(version=0, test=1, uids=[0, 1])
+    _, serial = tally.serve(default, 0, 0.5, 0)
+    assert tally.redeem(default, 1, 0, serial, True, 0)[0] is Redemption.ACCEPTED
+    assert tally.counts(default).test == 1

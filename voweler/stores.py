@@ -1,33 +1,43 @@
 """The app's models and where their shared state lives: the one bridge from Flask to voweler.state.
 
 Like flaskr's ``get_db()``: ``init_app`` opens one store per model when the app is created,
-``get_store(name)`` hands a request the store for a model.
+``get_store(name)`` hands a request the store for a model, ``get_bandit()`` the bandit service.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app
 
-from voweler.models import Perceptron
-from voweler.state import Store, default_url, open_store
+from voweler.bandit_service import BanditService
+from voweler.models import Experiment, Perceptron
+from voweler.state import Store, default_url, open_store, open_tally
 
 # The order matters to the sharedarea backend: the n-th model lives in SharedArea n and takes
-# uWSGI lock n + 1. uwsgi.ini declares the areas in this order.
+# uWSGI lock n + 1; the tallies follow the models. uwsgi.ini declares the areas in this order.
 MODELS = {
-    "perceptron": Perceptron,
+    "perceptron": Perceptron,  # area 0
+    "bandit": Experiment,  # area 1: the arms and their priors
 }
+TALLIES = ("bandit",)  # area 2: the bandit's counters
 
 
 def init_app(app: Flask) -> None:
     url = app.config.get("STATE_URL") or default_url()
     app.config["STATE_URL"] = url
-    app.extensions["voweler.stores"] = {
-        name: open_store(url, name, model_type, index) for index, (name, model_type) in enumerate(MODELS.items())
-    }
+    stores = {name: open_store(url, name, model_type, index) for index, (name, model_type) in enumerate(MODELS.items())}
+    tallies = {name: open_tally(url, name, len(MODELS) + index) for index, name in enumerate(TALLIES)}
+    app.extensions["voweler.stores"] = stores
+    app.extensions["voweler.bandit"] = BanditService(
+        stores["bandit"], tallies["bandit"], secret=app.config["SECRET"], ttl=app.config["TICKET_TTL"]
+    )
 
 
 def get_store(name: str) -> Store:
     return current_app.extensions["voweler.stores"][name]
+
+
+def get_bandit() -> BanditService:
+    return current_app.extensions["voweler.bandit"]
 
 
 def backend_name() -> str:

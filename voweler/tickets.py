@@ -22,9 +22,9 @@ nothing directly.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
+import re
 import struct
 from dataclasses import dataclass
 
@@ -33,6 +33,7 @@ _FORMAT = 1
 _TAG_SIZE = 16
 _CONTEXT = b"voweler ticket"
 TOKEN_LENGTH = 48  # characters
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{%d}" % TOKEN_LENGTH)  # exactly one spelling per ticket: no padding, no "+" or "/"
 
 
 class TicketError(ValueError):
@@ -84,10 +85,9 @@ class TicketSigner:
         """The ticket ``token`` stands for, if it is well-formed, genuine and not expired."""
         if not isinstance(token, str) or len(token) != TOKEN_LENGTH:
             raise TicketError("malformed", f"a ticket is {TOKEN_LENGTH} characters as returned by /api/bandit/serve")
-        try:
-            raw = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
-        except (binascii.Error, UnicodeEncodeError):
-            raise TicketError("malformed", "a ticket is URL-safe base64 as returned by /api/bandit/serve") from None
+        if not _TOKEN.fullmatch(token):
+            raise TicketError("malformed", "a ticket is URL-safe base64 (A-Z a-z 0-9 - _) as returned by /api/bandit/serve")
+        raw = base64.urlsafe_b64decode(token)
         fields, tag = raw[: _FIELDS.size], raw[_FIELDS.size :]
         if not hmac.compare_digest(tag, self._tag(fields)):
             raise TicketError("forged", "the ticket's signature does not match: it was not issued by this server")

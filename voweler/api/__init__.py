@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from voweler.api import errors, health, perceptron
+from voweler.api import bandit, errors, health, perceptron
 from voweler.api.errors import ApiError
 
 __all__ = ["ApiError", "init_app"]
@@ -12,7 +12,7 @@ __all__ = ["ApiError", "init_app"]
 
 def init_app(app: Flask) -> None:
     errors.init_app(app)
-    for module in (health, perceptron):
+    for module in (health, perceptron, bandit):
         app.register_blueprint(module.bp)
 
     # The page itself. Under uWSGI, /static/* is served by uWSGI without reaching Python (this

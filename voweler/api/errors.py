@@ -29,7 +29,10 @@ class ApiError(Exception):
 _CODES = {
     400: "bad_request",
     404: "not_found",
+    403: "forbidden",
     405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
     413: "too_large",
     415: "unsupported_media_type",
     500: "internal_error",

@@ -27,27 +27,39 @@ def json_object(allowed: set[str], required: set[str] = frozenset()) -> dict:
             raise ApiError(400, f"the body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"the body must be a JSON object, not {_json_type(body)}")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(400, f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
-    missing = sorted(required - set(body))
-    if missing:
-        raise ApiError(400, f"missing field {missing[0]!r}")
-    return body
+    return only_keys(body, allowed, required)
 
 
-def typed(body: dict, key: str, kind: str):
-    """``body[key]`` if it has the JSON type ``kind`` ("string", "integer" or "number"), else a 400."""
+def typed(body: dict, key: str, kind: str, where: str = ""):
+    """``body[key]`` if it has the JSON type ``kind``, else a 400 naming ``where + key``.
+
+    Kinds: "string", "integer", "number", "boolean", "array", "object".
+    """
     value = body[key]
     ok = {
         "string": isinstance(value, str),
         "integer": isinstance(value, int) and not isinstance(value, bool),
         "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "array": isinstance(value, list),
+        "object": isinstance(value, dict),
     }[kind]
     if not ok:
         article = "an" if kind[0] in "aeiou" else "a"
-        raise ApiError(400, f"{key} must be {article} {kind}, not {_json_type(value)}")
+        raise ApiError(400, f"{where}{key} must be {article} {kind}, not {_json_type(value)}")
     return value
+
+
+def only_keys(body: dict, allowed: set[str], required: set[str] = frozenset(), where: str = "") -> dict:
+    """Refuse unknown and missing keys of a JSON object (``where`` names it in messages)."""
+    inside = f" in {where.rstrip('.')}" if where else ""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, f"unknown field {unknown[0]!r}{inside}; allowed: {', '.join(sorted(allowed))}")
+    missing = sorted(required - set(body))
+    if missing:
+        raise ApiError(400, f"missing field {missing[0]!r}{inside}")
+    return body
 
 
 def _json_type(value) -> str:

@@ -194,6 +194,7 @@ class CellTally(Tally):
             if group.get(_MAGIC) == 0:
                 for offset, value in enumerate(layout, start=_SLOTS):
                     group.set(offset, value)
+                group.set(_ROSTER, -1)  # older than any experiment, the never-written version 0 included
                 group.set(_MAGIC, MAGIC)
         if self._cells.get(_MAGIC) != MAGIC or self._cells.read(_SLOTS, 3) != layout:
             raise StateError(f"{self.where} holds data of another layout or program; give the tally a fresh area")

@@ -1,0 +1,256 @@
+"""The bandit as the web app runs it: an Experiment in a Store, counters in a Tally, signed tickets.
+
+Where each part lives, and why:
+
+* the **experiment** (arms and priors) changes rarely: it is a model in a
+  :class:`~voweler.state.Store`, changed by transactions like the perceptron;
+* **impressions, clicks and redeemed tickets** change on every page view: they are counters in a
+  :class:`~voweler.state.Tally`, changed in place in small atomic groups;
+* **choices** are drawn ahead by each worker in a :class:`~voweler.models.bandit.ChoiceQueue`
+  from a posterior at most ``max_age`` seconds old, so a serve never runs the Beta maths and
+  holds the shared lock only to count. (The original design had one shared queue refilled by a
+  separate updater; one queue per worker needs no shared queue at all, and every choice is still
+  an exact Thompson draw, with its exact propensity.)
+
+Nothing here knows about HTTP: failures are :class:`Rejected` with a reason the API maps to a
+status.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from voweler.models.bandit import ChoiceQueue, Experiment, Posterior
+from voweler.state import Redemption, Roster, Snapshot, StaleRoster, Store, Tally
+from voweler.state.tally import EventKind
+from voweler.tickets import TicketError, TicketSigner
+
+RECENT_SERVES = 1000  # "share of recent serves" is over the last this many serves of the test
+_RETRIES = 3  # a serve that meets a newer experiment reloads it and tries again, this often
+
+
+class Rejected(Exception):
+    """A request the bandit refuses; ``reason`` names why (see ``REASONS`` in the API)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _View:
+    """What one experiment version means to a worker, derived once per version."""
+
+    experiment: Experiment
+    roster: Roster
+    names: dict  # uid -> name, retired arms included
+
+
+class BanditService:
+    """Serve, reward and edit one bandit shared by every worker.
+
+    Parameters
+    ----------
+    store
+        The Store holding the :class:`~voweler.models.bandit.Experiment`.
+    tally
+        The bandit's shared counters.
+    secret
+        Signs tickets. ``None``: use the tally's, generated once and shared by every worker.
+    ttl
+        How long a ticket can be redeemed, in seconds.
+    seed
+        Seeds each worker's draws (with its pid), for reproducible tests; ``None``: fresh entropy.
+    """
+
+    def __init__(self, store: Store, tally: Tally, secret: bytes | None = None, ttl: int = 3600, seed: int | None = None):
+        self.store, self.tally, self.ttl, self.seed = store, tally, ttl, seed
+        self._secret = secret
+        self._signer: TicketSigner | None = None
+        self._pid = None  # the process the queue below belongs to
+        self._queue: ChoiceQueue | None = None
+        self._queue_version = -1
+        self._document_key = None
+        self._document = None
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def serve(self) -> dict:
+        """Choose an arm for one visitor, count the impression, and sign a ticket for it."""
+        for _attempt in range(_RETRIES):
+            snapshot = self.store.read()
+            view = self._view(snapshot)
+            queue = self._queue_for(snapshot, view)
+            uid, propensity = queue.pop()
+            now = time.time()
+            try:
+                version, serial = self.tally.serve(view.roster, uid, propensity, time.time_ns())
+            except StaleRoster:
+                continue  # the experiment changed under us: read it again
+            ticket = self._tickets().issue(view.experiment.test, uid, serial, now)
+            return {"arm": view.names[uid], "ticket": ticket, "propensity": propensity, "version": version}
+        raise Rejected("busy", "the experiment kept changing while serving; try again")
+
+    def reward(self, token: str, clicked: bool) -> dict:
+        """Count the reward of a served ticket, once."""
+        now = time.time()
+        try:
+            ticket = self._tickets().verify(token, now)
+        except TicketError as error:
+            raise Rejected(f"ticket_{error.reason}", str(error)) from None
+        for _attempt in range(_RETRIES):
+            view = self._view(self.store.read())
+            try:
+                outcome, version = self.tally.redeem(view.roster, ticket.test, ticket.uid, ticket.serial, clicked, time.time_ns())
+            except StaleRoster:
+                continue
+            if outcome is not Redemption.ACCEPTED:
+                raise Rejected(_REDEMPTION_REASONS[outcome], _REDEMPTION_MESSAGES[outcome])
+            return {"arm": view.names.get(ticket.uid), "clicked": clicked, "version": version}
+        raise Rejected("busy", "the experiment kept changing while rewarding; try again")
+
+    # -- editing the experiment -------------------------------------------------------------
+
+    def add_arm(self, name: str, prior_ctr: float | None, prior_impressions: float | None) -> None:
+        counts = self.tally.counts(self._view(self.store.read()).roster)  # for the new arm's default prior
+        self._edit(lambda experiment: experiment.add_arm(name, prior_ctr, prior_impressions, counts.impressions, counts.clicks))
+
+    def remove_arm(self, name: str) -> None:
+        self._edit(lambda experiment: experiment.remove_arm(name))
+
+    def reset(self, arms: list[dict]) -> None:
+        self._edit(lambda experiment: experiment.reset(arms))
+
+    def _edit(self, change) -> None:
+        snapshot, _ = self.store.transact(change)
+        # Tell the tally at once (serves would tell it anyway): a new test zeroes the counters now.
+        self.tally.sync(self._view(snapshot).roster)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def document(self) -> dict:
+        """Everything about the bandit, computed once per change per worker."""
+        snapshot = self.store.read()
+        view = self._view(snapshot)
+        counts = self.tally.counts(view.roster)
+        key = (snapshot.version, counts.version)
+        if key != self._document_key:
+            self._document = self._render(view, counts)
+            self._document_key = key
+        return self._document
+
+    def events(self, since: int, limit: int) -> dict:
+        """A page of the event log, in the documented JSON form."""
+        view = self._view(self.store.read())
+        events = self.tally.events(since, limit)
+        kinds = {EventKind.SERVE: "serve", EventKind.CLICK: "click", EventKind.NO_CLICK: "no_click"}
+        current = view.experiment.test
+        rows = [
+            {
+                "seq": int(e["seq"]),
+                "time": int(e["time_ns"]) / 1e9,
+                "event": kinds[EventKind(int(e["kind"]))],
+                "test": int(e["test"]),
+                "arm": view.names.get(int(e["uid"])) if int(e["test"]) == current else None,
+                "arm_slot": int(e["uid"]),
+                "serial": int(e["serial"]),
+                "version": int(e["version"]),
+                "propensity": None if np.isnan(e["propensity"]) else float(e["propensity"]),
+            }
+            for e in events
+        ]
+        oldest = rows[0]["seq"] if rows else since
+        return {"events": rows, "next": rows[-1]["seq"] + 1 if rows else since, "skipped": max(0, oldest - since)}
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _view(self, snapshot: Snapshot) -> _View:
+        def build():
+            experiment = snapshot.model
+            names = {arm.uid: arm.name for arm in (*experiment.retired, *experiment.arms)}
+            return _View(experiment, Roster.of(snapshot.version, experiment.test, [arm.uid for arm in experiment.arms]), names)
+
+        return snapshot.derive("view", build)
+
+    def _queue_for(self, snapshot: Snapshot, view: _View) -> ChoiceQueue:
+        now = time.monotonic()
+        queue = self._queue
+        if self._pid != os.getpid():
+            # Workers are forked from the master: each needs its own generator, or they would
+            # all draw the same "random" choices.
+            self._pid = os.getpid()
+            entropy = None if self.seed is None else [self.seed, self._pid]
+            queue = self._queue = ChoiceQueue(np.random.default_rng(entropy))
+        if self._queue_version != snapshot.version or queue.stale(now) or not len(queue):
+            counts = self.tally.counts(view.roster)
+            queue.refill(Posterior(view.experiment.arms, counts.impressions, counts.clicks), now)
+            self._queue_version = snapshot.version
+        return queue
+
+    def _tickets(self) -> TicketSigner:
+        if self._signer is None:
+            self._signer = TicketSigner(self._secret or self.tally.secret(), self.ttl)
+        return self._signer
+
+    def _render(self, view: _View, counts) -> dict:
+        experiment = view.experiment
+        posterior = Posterior(experiment.arms, counts.impressions, counts.clicks)
+        means, lows, highs = posterior.summaries()
+        propensities = posterior.propensities()
+        shares, recent = self._recent_shares(view, counts)
+        arms = []
+        for i, arm in enumerate(experiment.arms):
+            arms.append(
+                {
+                    "name": arm.name,
+                    "slot": arm.uid,
+                    "prior": {"ctr": arm.prior_ctr, "impressions": arm.prior_impressions},
+                    "impressions": int(counts.impressions[arm.uid]),
+                    "clicks": int(counts.clicks[arm.uid]),
+                    "alpha": float(posterior.alpha[i]),
+                    "beta": float(posterior.beta[i]),
+                    "mean": float(means[i]),
+                    "interval": [float(lows[i]), float(highs[i])],
+                    "propensity": float(propensities[i]),
+                    "share": shares.get(arm.uid, 0.0),
+                }
+            )
+        live = [arm.uid for arm in experiment.arms]
+        return {
+            "version": counts.version,
+            "test": experiment.test,
+            "impressions": int(counts.impressions[live].sum()),
+            "clicks": int(counts.clicks[live].sum()),
+            "recent_serves": recent,
+            "ticket_ttl": self.ttl,
+            "arms": arms,
+        }
+
+    def _recent_shares(self, view: _View, counts) -> tuple[dict, int]:
+        """Each arm's share of the last RECENT_SERVES serves of this test, from the event log."""
+        events = self.tally.events(max(0, counts.events - 2 * RECENT_SERVES), 2 * RECENT_SERVES)
+        mine = events[(events["kind"] == EventKind.SERVE) & (events["test"] == view.experiment.test)][-RECENT_SERVES:]
+        if not len(mine):
+            return {}, 0
+        uids, served = np.unique(mine["uid"], return_counts=True)
+        return {int(u): int(n) / len(mine) for u, n in zip(uids, served)}, len(mine)
+
+
+_REDEMPTION_REASONS = {
+    Redemption.REDEEMED: "ticket_redeemed",
+    Redemption.TOO_OLD: "ticket_expired",
+    Redemption.UNKNOWN: "ticket_unknown",
+    Redemption.TEST_ENDED: "test_ended",
+    Redemption.ARM_REMOVED: "arm_removed",
+}
+_REDEMPTION_MESSAGES = {
+    Redemption.REDEEMED: "this ticket was already redeemed: a reward counts once",
+    Redemption.TOO_OLD: f"the ticket is too old: only tickets among the last {Tally.window:,} serves can be redeemed",
+    Redemption.UNKNOWN: "no such serve: the ticket was signed with this server's secret but never served by its current state",
+    Redemption.TEST_ENDED: "the test this ticket was served in has ended (the bandit was reset)",
+    Redemption.ARM_REMOVED: "the arm this ticket was served has been removed",
+}
