@@ -71,7 +71,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = "{}"
 local count = 0
 function setup(thread) count = count + 1; thread:set("id", count) end
-function init(args) out = io.open(args[1] .. "." .. id, "w") end
+function init(args) out = io.open(args[1] .. "." .. id, "a") end
 function response(status, headers, body)
   local ticket = body:match('"ticket":"([^"]+)"')
   if ticket then out:write(ticket, "\\n"); out:flush() end
@@ -117,9 +117,13 @@ def collect_tickets(base: str, args, needed: int, folder: Path) -> Path:
     for name in folder.glob("tickets*"):
         name.unlink()
     got: list[str] = []
-    while len(got) < needed:
-        wrk(base + "/api/bandit/serve", args, _COLLECT_SCRIPT, (str(target),), duration=max(2, args.duration))
+    for _attempt in range(5):
+        wrk(base + "/api/bandit/serve", args, _COLLECT_SCRIPT, (str(target),), duration=args.duration)
         got = [line for part in sorted(folder.glob("tickets.*")) for line in part.read_text().split()]
+        if len(got) >= needed:
+            break
+    else:
+        sys.exit(f"could not collect {needed:,} tickets to redeem (got {len(got):,})")
     target.write_text("\n".join(got) + "\n")
     return target
 

@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from voweler.api.errors import ApiError, error_response
 from voweler.api.inputs import json_object, only_keys, typed
-from voweler.api.responses import json_response
+from voweler.api.responses import encode, json_response
 from voweler.bandit_service import Rejected
 from voweler.models.bandit import ArmConflict, UnknownArm
 from voweler.stores import get_bandit
@@ -38,7 +38,7 @@ def rejected(error: Rejected):
 
 @bp.get("")
 def show():
-    return json_response(get_bandit().document())
+    return json_response(_document())
 
 
 @bp.post("/serve")
@@ -62,14 +62,14 @@ def add_arm():
     name, ctr, impressions = _arm_fields(body)
     with _model_errors():
         get_bandit().add_arm(name, ctr, impressions)
-    return json_response(get_bandit().document(), status=201)
+    return json_response(_document(), status=201)
 
 
 @bp.delete("/arms/<name>")
 def remove_arm(name: str):
     with _model_errors():
         get_bandit().remove_arm(name)
-    return json_response(get_bandit().document())
+    return json_response(_document())
 
 
 @bp.post("/reset")
@@ -86,7 +86,7 @@ def reset():
         given.append({"name": name, "prior_ctr": ctr, "prior_impressions": impressions})
     with _model_errors():
         get_bandit().reset(given)
-    return json_response(get_bandit().document())
+    return json_response(_document())
 
 
 @bp.get("/events")
@@ -95,6 +95,18 @@ def events():
     since = _query_int("since", 0, 0, 2**62)
     limit = _query_int("limit", 1000, 1, MAX_EVENTS)
     return json_response(get_bandit().events(since, limit))
+
+
+_encoded: tuple[dict | None, bytes] = (None, b"")  # this worker's last document, and its JSON
+
+
+def _document() -> bytes:
+    """The bandit document as JSON, encoded again only when the service renders a new one."""
+    global _encoded
+    document = get_bandit().document()
+    if _encoded[0] is not document:
+        _encoded = (document, encode(document))
+    return _encoded[1]
 
 
 def _arm_fields(body: dict, where: str = ""):
