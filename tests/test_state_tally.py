@@ -215,7 +215,7 @@ def test_a_process_killed_mid_change_leaves_no_trace_of_it():
     ticket, and the version counts exactly the changes that happened.
     """
     memory = shared_memory(CellTally.bytes_needed())
-    CellTally(memory, threading.Lock()).sync(ROSTER)  # version 1
+    initial = CellTally(memory, threading.Lock()).sync(ROSTER)
     journal_length = memoryview(memory).cast("q")
     interrupted = 0
     for delay in np.random.default_rng(7).uniform(0, 0.003, size=40):
@@ -240,7 +240,7 @@ def test_a_process_killed_mid_change_leaves_no_trace_of_it():
     assert counts.impressions[1] == counts.serves > 0
     clicks = counts.clicks[1]
     assert counts.serves - 40 <= clicks <= counts.serves  # at most the last serve of each child unredeemed
-    assert counts.version == 1 + counts.serves + clicks
+    assert counts.version == initial + counts.serves + clicks
     redeemed = sum(tally.redeem(ROSTER, 1, 1, s, True, 0)[0] is Redemption.REDEEMED for s in range(counts.serves))
     assert redeemed == clicks
     events = tally.events(0, 10**6)
@@ -271,3 +271,37 @@ def test_the_default_experiment_version_0_is_adopted_too(tally):
     _, serial = tally.serve(default, 0, 0.5, 0)
     assert tally.redeem(default, 1, 0, serial, True, 0)[0] is Redemption.ACCEPTED
     assert tally.counts(default).test == 1
+
+
+def test_an_older_roster_is_ignored_by_reads_and_syncs(tally):
+    """An edit whose own sync comes after a newer edit's must not fail: the tally is ahead."""
+    newer = Roster.of(version=3, test=1, uids=[0, 1])
+    tally.sync(newer)
+    assert tally.sync(ROSTER) == tally.counts(ROSTER).version
+    assert tally.counts(ROSTER).roster_version == 3  # the caller sees it is behind
+
+
+def test_each_experiment_version_adopted_adds_one_to_the_version(tally):
+    start = tally.sync(ROSTER)
+    assert tally.sync(Roster.of(version=4, test=1, uids=[0, 1])) == start + 3  # versions 2, 3, 4
+
+
+@pytest.mark.parametrize("memory", ["private", "shared"])
+def test_a_new_test_that_fails_half_way_leaves_the_old_one_whole(memory):
+    """The counters a new test zeroes come back if the change does not commit (the journal)."""
+    buffer = bytearray(CellTally.bytes_needed()) if memory == "private" else shared_memory(CellTally.bytes_needed())
+    tally = CellTally(buffer, threading.Lock())
+    serve_many(tally, 6)
+    tally.redeem(ROSTER, 1, 0, 0, True, 0)
+    before = tally.counts(ROSTER)
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        with tally._cells.change() as group:
+            tally._adopt(group, Roster.of(version=2, test=2, uids=[0]))
+            raise Boom  # dies after zeroing the counters, before the change commits
+    after = tally.counts(ROSTER)
+    assert after.test == 1 and after.impressions.tolist() == before.impressions.tolist()
+    assert after.clicks.tolist() == before.clicks.tolist() and after.version == before.version

@@ -18,13 +18,16 @@ status.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from voweler.models.bandit import ChoiceQueue, Experiment, Posterior
+from voweler.models.bandit import MAX_ARMS, ChoiceQueue, Experiment, Posterior
 from voweler.state import Redemption, Roster, Snapshot, StaleRoster, Store, Tally
 from voweler.state.tally import EventKind
 from voweler.tickets import TicketError, TicketSigner
@@ -60,7 +63,11 @@ class BanditService:
     tally
         The bandit's shared counters.
     secret
-        Signs tickets. ``None``: use the tally's, generated once and shared by every worker.
+        ``VOWELER_SECRET``, or ``None``. Tickets are signed with a key derived from the tally's
+        own random secret (generated once, shared by every worker, and gone with the tally's
+        state) and this one: a ticket is good only for the tally that counted its serve, so
+        one redeemed before a restart on a fresh state can't be redeemed again after it; and
+        with a secret set, reading the shared memory (or Redis) is not enough to forge one.
     ttl
         How long a ticket can be redeemed, in seconds.
     seed
@@ -68,12 +75,12 @@ class BanditService:
     """
 
     def __init__(self, store: Store, tally: Tally, secret: bytes | None = None, ttl: int = 3600, seed: int | None = None):
+        if tally.slots < MAX_ARMS:
+            raise ValueError(f"the tally counts {tally.slots} arm slots; the bandit model uses {MAX_ARMS}")
         self.store, self.tally, self.ttl, self.seed = store, tally, ttl, seed
-        self._secret = secret
+        self._secret = secret or b""
         self._signer: TicketSigner | None = None
-        self._pid = None  # the process the queue below belongs to
-        self._queue: ChoiceQueue | None = None
-        self._queue_version = -1
+        self._local = threading.local()  # each thread's choice queue (flask run serves with threads)
         self._document_key = None
         self._document = None
 
@@ -84,14 +91,13 @@ class BanditService:
         for _attempt in range(_RETRIES):
             snapshot = self.store.read()
             view = self._view(snapshot)
-            queue = self._queue_for(snapshot, view)
-            uid, propensity = queue.pop()
-            now = time.time()
+            uid, propensity = self._queue_for(snapshot, view).pop()
+            now_ns = time.time_ns()
             try:
-                version, serial = self.tally.serve(view.roster, uid, propensity, time.time_ns())
+                version, serial = self.tally.serve(view.roster, uid, propensity, now_ns)
             except StaleRoster:
                 continue  # the experiment changed under us: read it again
-            ticket = self._tickets().issue(view.experiment.test, uid, serial, now)
+            ticket = self._tickets().issue(view.experiment.test, uid, serial, now_ns / 1e9)
             return {"arm": view.names[uid], "ticket": ticket, "propensity": propensity, "version": version}
         raise Rejected("busy", "the experiment kept changing while serving; try again")
 
@@ -117,7 +123,15 @@ class BanditService:
 
     def add_arm(self, name: str, prior_ctr: float | None, prior_impressions: float | None) -> None:
         counts = self.tally.counts(self._view(self.store.read()).roster)  # for the new arm's default prior
-        self._edit(lambda experiment: experiment.add_arm(name, prior_ctr, prior_impressions, counts.impressions, counts.clicks))
+
+        def add(experiment: Experiment):
+            # Counts of another test (a reset came in between) say nothing about this one.
+            same_test = counts.test == experiment.test
+            experiment.add_arm(
+                name, prior_ctr, prior_impressions, counts.impressions if same_test else None, counts.clicks if same_test else None
+            )
+
+        self._edit(add)
 
     def remove_arm(self, name: str) -> None:
         self._edit(lambda experiment: experiment.remove_arm(name))
@@ -134,9 +148,7 @@ class BanditService:
 
     def document(self) -> dict:
         """Everything about the bandit, computed once per change per worker."""
-        snapshot = self.store.read()
-        view = self._view(snapshot)
-        counts = self.tally.counts(view.roster)
+        snapshot, view, counts = self._current()
         key = (snapshot.version, counts.version)
         if key != self._document_key:
             self._document = self._render(view, counts)
@@ -146,6 +158,13 @@ class BanditService:
     def events(self, since: int, limit: int) -> dict:
         """A page of the event log, in the documented JSON form."""
         view = self._view(self.store.read())
+        logged = self.tally.counts(view.roster).events
+        if since > logged:
+            raise Rejected(
+                "beyond_log",
+                f"since={since} is beyond the newest event (the next is {logged}); "
+                "the log starts again from 0 when the server's state is new",
+            )
         events = self.tally.events(since, limit)
         kinds = {EventKind.SERVE: "serve", EventKind.CLICK: "click", EventKind.NO_CLICK: "no_click"}
         current = view.experiment.test
@@ -176,24 +195,39 @@ class BanditService:
 
         return snapshot.derive("view", build)
 
+    def _current(self):
+        """The experiment and its counts, of one and the same experiment version."""
+        for _attempt in range(_RETRIES):
+            snapshot = self.store.read()
+            view = self._view(snapshot)
+            counts = self.tally.counts(view.roster)
+            if counts.roster_version == snapshot.version:
+                return snapshot, view, counts
+            # The tally already follows a newer experiment: read that one.
+        raise Rejected("busy", "the experiment kept changing while reading it; try again")
+
     def _queue_for(self, snapshot: Snapshot, view: _View) -> ChoiceQueue:
-        now = time.monotonic()
-        queue = self._queue
-        if self._pid != os.getpid():
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
             # Workers are forked from the master: each needs its own generator, or they would
             # all draw the same "random" choices.
-            self._pid = os.getpid()
-            entropy = None if self.seed is None else [self.seed, self._pid]
-            queue = self._queue = ChoiceQueue(np.random.default_rng(entropy))
-        if self._queue_version != snapshot.version or queue.stale(now) or not len(queue):
-            counts = self.tally.counts(view.roster)
-            queue.refill(Posterior(view.experiment.arms, counts.impressions, counts.clicks), now)
-            self._queue_version = snapshot.version
-        return queue
+            local.pid = os.getpid()
+            entropy = None if self.seed is None else [self.seed, local.pid, threading.get_ident()]
+            local.queue, local.version = ChoiceQueue(np.random.default_rng(entropy)), None
+        now = time.monotonic()
+        if local.version != snapshot.version or local.queue.stale(now):
+            fresh, view, counts = self._current()
+            local.queue.refill(Posterior(view.experiment.arms, counts.impressions, counts.clicks), now)
+            local.version = fresh.version
+        return local.queue
+
+    def ticket_secret(self) -> bytes:
+        """What tickets are signed with: the tally's secret and VOWELER_SECRET, combined."""
+        return hmac.digest(self.tally.secret(), b"voweler tickets\x00" + self._secret, hashlib.sha256)
 
     def _tickets(self) -> TicketSigner:
         if self._signer is None:
-            self._signer = TicketSigner(self._secret or self.tally.secret(), self.ttl)
+            self._signer = TicketSigner(self.ticket_secret(), self.ttl)
         return self._signer
 
     def _render(self, view: _View, counts) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import re
+import unicodedata
 
 from flask import Blueprint, request
 
@@ -27,6 +29,7 @@ REASONS = {
     "test_ended": (410, "test_ended"),
     "arm_removed": (410, "arm_removed"),
     "busy": (503, "unavailable"),
+    "beyond_log": (400, "bad_request"),
 }
 
 
@@ -67,8 +70,12 @@ def add_arm():
 
 @bp.delete("/arms/<name>")
 def remove_arm(name: str):
+    # uWSGI decodes a malformed escape such as "red%" or "%ZZ" into something: refuse it rather
+    # than delete whatever it happened to decode to.
+    if _BAD_ESCAPE.search(request.environ.get("REQUEST_URI", "")):
+        raise ApiError(400, "the URL has a malformed percent-escape: encode the arm's name with %XX escapes")
     with _model_errors():
-        get_bandit().remove_arm(name)
+        get_bandit().remove_arm(unicodedata.normalize("NFC", name))
     return json_response(_document())
 
 
@@ -109,8 +116,12 @@ def _document() -> bytes:
     return _encoded[1]
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def _arm_fields(body: dict, where: str = ""):
-    name = typed(body, "name", "string", where)
+    # Names are compared after NFC normalization, so that "grün" typed two ways is one arm.
+    name = unicodedata.normalize("NFC", typed(body, "name", "string", where))
     ctr = typed(body, "prior_ctr", "number", where) if body.get("prior_ctr") is not None else None
     impressions = typed(body, "prior_impressions", "number", where) if body.get("prior_impressions") is not None else None
     return name, ctr, impressions

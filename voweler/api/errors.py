@@ -33,6 +33,7 @@ _CODES = {
     405: "method_not_allowed",
     409: "conflict",
     410: "gone",
+    411: "length_required",
     413: "too_large",
     415: "unsupported_media_type",
     500: "internal_error",

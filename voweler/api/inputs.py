@@ -13,6 +13,8 @@ def json_object(allowed: set[str], required: set[str] = frozenset()) -> dict:
 
     An empty body counts as ``{}``. Unknown keys are refused: a typo should not be ignored silently.
     """
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        raise ApiError(411, "send the body with a Content-Length header (chunked bodies are not read)")
     raw = request.get_data(cache=False)
     if not raw.strip():
         body = {}
@@ -54,6 +56,8 @@ def only_keys(body: dict, allowed: set[str], required: set[str] = frozenset(), w
     """Refuse unknown and missing keys of a JSON object (``where`` names it in messages)."""
     inside = f" in {where.rstrip('.')}" if where else ""
     unknown = sorted(set(body) - allowed)
+    if unknown and not allowed:
+        raise ApiError(400, f"unknown field {unknown[0]!r}{inside}: this request takes no fields")
     if unknown:
         raise ApiError(400, f"unknown field {unknown[0]!r}{inside}; allowed: {', '.join(sorted(allowed))}")
     missing = sorted(required - set(body))

@@ -26,8 +26,8 @@ from __future__ import annotations
 import array
 import contextlib
 
-JOURNAL_CELLS = 1 + 2 * 16  # length, then up to 16 (index, old value) pairs
-MAX_ENTRIES = (JOURNAL_CELLS - 1) // 2
+MAX_ENTRIES = 160  # cells one group may change: enough to zero a tally's 128 counters at once
+JOURNAL_CELLS = 1 + 2 * MAX_ENTRIES  # the length, then (index, old value) pairs
 
 
 class JournaledCells:
@@ -75,7 +75,7 @@ class JournaledCells:
         self._lock = lock
         self.size = len(self._all) - JOURNAL_CELLS  # the caller's cells: 0 .. size-1
         self._group = _Group(self)
-        self.recoveries = 0  # groups undone in this process, after their writer died
+        self.recoveries = 0  # groups this process undid: left by a writer that died, or that raised
 
     @contextlib.contextmanager
     def change(self):
@@ -157,7 +157,7 @@ class _Group:
         return value
 
     def put_unjournaled(self, index: int, values: list[int]) -> None:
-        """Write cells that no reader looks at until a journaled change publishes them."""
+        """Write cells that nobody reads until a journaled change publishes them (an undo won't restore them)."""
         base = JOURNAL_CELLS + index
         self._cells[base : base + len(values)] = memoryview(array.array("q", values))
 

@@ -17,7 +17,8 @@ which Store version. Every call carries the caller's roster; a newer one is adop
 caller reloads the experiment and tries again. Nothing is counted for an arm that was removed,
 or for a test that has ended.
 
-The tally's ``version`` counts its changes: each serve, reward and adopted roster adds 1.
+The tally's ``version`` counts its changes: each serve and accepted reward adds 1, and each
+adopted roster as many as the experiment versions it moves forward.
 
 :class:`CellTally` is the implementation over :class:`~voweler.state.journal.JournaledCells`,
 used for a SharedArea (every worker of one uWSGI) and for plain process memory alike.
@@ -113,7 +114,7 @@ class Tally(ABC):
 
     @abstractmethod
     def sync(self, roster: Roster) -> int:
-        """Adopt ``roster`` if it is newer; the tally's version afterwards."""
+        """Adopt ``roster`` if it is newer (an older one is ignored); the tally's version afterwards."""
 
     @abstractmethod
     def serve(self, roster: Roster, uid: int, propensity: float, now_ns: int) -> tuple[int, int]:
@@ -125,7 +126,10 @@ class Tally(ABC):
 
     @abstractmethod
     def counts(self, roster: Roster) -> Counts:
-        """The current test's counters, all read at one moment."""
+        """The current test's counters, all read at one moment, after adopting ``roster`` if newer.
+
+        The counts may belong to a newer roster than the caller's: compare ``roster_version``.
+        """
 
     @abstractmethod
     def events(self, since: int = 0, limit: int = 1000) -> np.ndarray:
@@ -159,7 +163,7 @@ class CellTally(Tally):
     --------
     >>> import threading
     >>> tally = CellTally(bytearray(CellTally.bytes_needed()), threading.Lock(), "memory")
-    >>> roster = Roster.of(version=1, test=1, uids=[0, 1])
+    >>> roster = Roster.of(version=0, test=1, uids=[0, 1])  # experiment version 0: adopting it is change 1
     >>> tally.serve(roster, uid=1, propensity=0.5, now_ns=0)
     (2, 0)
     >>> tally.redeem(roster, test=1, uid=1, serial=0, clicked=True, now_ns=0)
@@ -214,7 +218,7 @@ class CellTally(Tally):
 
     def sync(self, roster):
         with self._cells.change() as group:
-            self._adopt(group, roster)
+            self._adopt(group, roster, strict=False)
             return group.get(_VERSION)
 
     def serve(self, roster, uid, propensity, now_ns):
@@ -260,7 +264,7 @@ class CellTally(Tally):
         return Redemption.ACCEPTED, version
 
     def counts(self, roster):
-        if self._cells.get(_ROSTER) < roster.version:  # a hint, rechecked under the lock
+        if self._cells.get(_ROSTER) < roster.version:  # a hint, rechecked under the lock by sync
             self.sync(roster)
         with self._cells.locked() as cells:
             header = cells.read(_VERSION, 6)
@@ -292,21 +296,26 @@ class CellTally(Tally):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _adopt(self, group, roster: Roster) -> None:
+    def _adopt(self, group, roster: Roster, strict: bool = True) -> None:
+        """Take ``roster`` if it is newer; an older one raises StaleRoster if ``strict``."""
         current = group.get(_ROSTER)
         if roster.version == current:
             return
         if roster.version < current:
-            raise StaleRoster(f"the experiment changed (version {current}); this process has version {roster.version}")
+            if strict:
+                raise StaleRoster(f"the experiment changed (version {current}); this process has version {roster.version}")
+            return
         if roster.test != group.get(_TEST):
-            # A new test starts from zero. The counters are zeroed before the journaled write
-            # of _TEST below: if this process dies in between, _TEST still names the old test,
-            # and the next process zeroes them again (zeroing twice is harmless).
-            group.put_unjournaled(_IMPRESSIONS, [0] * (2 * self.slots))
+            # A new test starts from zero, in the same journaled group: if this process dies
+            # half-way, the old test comes back with its counts intact.
+            for index in range(_IMPRESSIONS, self._bitmap):
+                if group.get(index):
+                    group.set(index, 0)
             group.set(_TEST, roster.test)
         group.set(_LIVE, _signed(roster.live))
         group.set(_ROSTER, roster.version)
-        group.add(_VERSION, 1)
+        # One version per experiment transaction, even when several are adopted at once.
+        group.add(_VERSION, roster.version - current)
 
     def _log_event(self, group, now_ns, kind, test, uid, serial, version, propensity) -> None:
         seq = group.get(_EVENTS)
