@@ -1,4 +1,28 @@
-"""Shared test setup. Tests marked ``uwsgi`` start real uWSGI deployments (voweler.deployment)."""
+"""Shared test setup. Tests marked ``uwsgi`` start real uWSGI deployments (voweler.deployment).
+
+Tests of the redis:// backend use ``redis_url``: a real redis-server, started once per session
+on a free port (tests/redis_server.py), with its database emptied before each test. Without
+redis-server installed they are skipped, unless VOWELER_REQUIRE_REDIS=1 (as in .ci/run) makes
+that an error.
+"""
+
+import pytest
+
+from redis_server import RedisServer, need_redis_server
 
 # Apps that only import under uWSGI; the tests start them with `uwsgi --module`.
 collect_ignore = ["uwsgi_apps"]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    need_redis_server()
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, emptied: a fresh database for each test."""
+    redis_server.flush()
+    return redis_server.url

@@ -12,17 +12,23 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
+import redis as redis_py
 
+from redis_server import RedisServer, need_redis_server
 from voweler.models import Perceptron
-from voweler.state import StateTooLarge
+from voweler.state import StateError, StateTooLarge, StateUnavailable, open_store
+from voweler.state import redis as redis_backend
 from voweler.state.frame import HEADER_SIZE, Frame
 from voweler.state.memory import MemoryStore
+from voweler.state.redis import RedisStore
 from voweler.state.sharedarea import SharedAreaStore
 
 fork = multiprocessing.get_context("fork")
+ATOMIC = {"redis": "?atomic=script", "redis-watch": "?atomic=watch"}
 
 
 class Tally:
@@ -67,11 +73,14 @@ def sharedarea_store(model_type, capacity, lock=None):
     return SharedAreaStore("test", model_type, shared_memory(2 * capacity), lock, where="test area")
 
 
-@pytest.fixture(params=["memory", "sharedarea"])
+@pytest.fixture(params=["memory", "sharedarea", "redis", "redis-watch"])
 def make_store(request):
     def make(model_type=Tally, capacity=16 * 1024):
         if request.param == "memory":
             return MemoryStore("test", model_type, capacity=capacity)
+        if request.param.startswith("redis"):
+            url = request.getfixturevalue("redis_url")  # a real redis-server, emptied for this test
+            return RedisStore("test", model_type, url + ATOMIC[request.param], capacity=capacity)
         return sharedarea_store(model_type, capacity)
 
     return make
@@ -259,3 +268,185 @@ def test_readers_racing_a_writer_never_see_a_torn_state():
     for distinct_versions, torn in (results.get(timeout=5), results.get(timeout=5)):
         assert torn == 0
         assert distinct_versions > 50  # the readers really ran while the writer wrote
+
+
+# -- redis://: what only a store shared over the network must do ------------------------------
+
+
+def command_calls(url: str) -> dict[str, int]:
+    """How often each command ran since the last CONFIG RESETSTAT, from INFO commandstats."""
+    with redis_py.Redis.from_url(url) as client:
+        return {name.removeprefix("cmdstat_"): stats["calls"] for name, stats in client.info("commandstats").items()}
+
+
+def reset_command_stats(url: str) -> None:
+    with redis_py.Redis.from_url(url) as client:
+        client.config_resetstat()
+
+
+def test_redis_a_read_with_no_change_fetches_only_the_header(redis_url):
+    store = RedisStore("test", BigTally, redis_url, capacity=80 * 1024)
+    store.transact(Tally.bump)
+    store.read()
+    reset_command_stats(redis_url)
+    assert all(store.read().version == 1 for _ in range(100))
+    calls = command_calls(redis_url)
+    assert calls.get("getrange") == 100 and "get" not in calls  # 40 bytes each, not the 64 KiB frame
+    other_host = RedisStore("test", BigTally, redis_url, capacity=80 * 1024)
+    other_host.transact(Tally.bump)
+    reset_command_stats(redis_url)
+    assert store.read().version == 2
+    assert command_calls(redis_url).get("get") == 1  # a changed version is fetched once
+
+
+def test_redis_a_transaction_from_an_up_to_date_process_is_two_round_trips(redis_url, monkeypatch):
+    store = RedisStore("test", Tally, redis_url)
+    store.transact(Tally.bump)
+    client = redis_backend.connection(redis_url).client
+    sent = []
+
+    def counted(*args, **options):
+        sent.append(args[0])
+        return type(client).execute_command(client, *args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    store.transact(Tally.bump)
+    assert sent == ["GETRANGE", "EVALSHA"]  # the header, then the compare-and-set: no GET
+
+
+@pytest.mark.parametrize("atomic", ["script", "watch"])
+def test_redis_hosts_racing_from_threads_retry_and_lose_nothing(redis_url, atomic):
+    # One store per thread: each races the others as a separate host would (threads sharing one
+    # store take turns instead).
+    stores = [RedisStore("test", Tally, f"{redis_url}?atomic={atomic}") for _ in range(8)]
+    versions = []
+
+    def work(store):
+        for _ in range(100):
+            versions.append(store.transact(Tally.bump)[0].version)
+
+    threads = [threading.Thread(target=work, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(versions) == list(range(1, 801))
+    final = stores[0].read()
+    assert final.model.count == final.version == 800 and final.model.consistent()
+    assert sum(store.conflicts for store in stores) > 0, "no transaction ever lost a race: nothing was tested"
+
+
+@pytest.mark.parametrize("atomic", ["script", "watch"])
+def test_redis_processes_racing_retry_and_lose_nothing(redis_url, atomic):
+    store = RedisStore("test", Tally, f"{redis_url}?atomic={atomic}")
+    store.transact(Tally.bump)  # the parent has a client, with a connection, before it forks
+    results = fork.Queue()
+
+    def work():
+        versions = [store.transact(Tally.bump)[0].version for _ in range(200)]
+        results.put((versions, store.conflicts))
+
+    children = [fork.Process(target=work) for _ in range(4)]
+    for child in children:
+        child.start()
+    answers = [results.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(30)
+    assert [child.exitcode for child in children] == [0] * 4
+    versions = sorted(v for got, _ in answers for v in got)
+    assert versions == list(range(2, 802))
+    assert store.read().model.count == store.read().version == 801
+    assert sum(conflicts for _, conflicts in answers) > 0, "no transaction ever lost a race: nothing was tested"
+    assert store.transact(Tally.bump)[0].version == 802  # the parent's own connection still works
+
+
+def test_redis_each_forked_process_gets_its_own_client_and_connection(redis_url):
+    """Pins what the backend relies on: no socket is shared across a fork.
+
+    redis-py's ConnectionPool notices a new pid and starts afresh in the child without closing
+    the parent's sockets; voweler also makes a new client per process (connection()).
+    """
+    parent = redis_backend.connection(redis_url)
+    parent_id = parent.client.client_id()
+    answers = fork.Queue()
+
+    def child():
+        # The inherited client object, used directly: redis-py must open a new connection.
+        inherited_id = parent.client.client_id()
+        mine = redis_backend.connection(redis_url)
+        answers.put((inherited_id, mine is parent, mine.pid == os.getpid(), mine.client.client_id()))
+
+    assert run_in_child(child) == 0
+    inherited_id, same_object, own_pid, own_id = answers.get(timeout=5)
+    assert inherited_id != parent_id and own_id != parent_id
+    assert not same_object and own_pid
+    assert redis_backend.connection(redis_url) is parent
+    assert parent.client.client_id() == parent_id  # the child did not close the parent's socket
+
+
+def test_redis_a_script_forgotten_by_redis_is_loaded_again(redis_url):
+    store = RedisStore("test", Tally, redis_url)
+    store.transact(Tally.bump)
+    with redis_py.Redis.from_url(redis_url) as client:
+        client.script_flush()  # what a restarted Redis has: no scripts (NOSCRIPT)
+    assert store.transact(Tally.bump)[0].version == 2
+
+
+def test_redis_a_value_that_is_not_a_frame_is_refused_and_left_alone(redis_url):
+    store = RedisStore("test", Tally, redis_url)
+    with redis_py.Redis.from_url(redis_url) as client:
+        client.set(store.key, b"not a voweler frame")
+        with pytest.raises(StateError, match="not a valid test state") as refused:
+            store.read()
+        assert not isinstance(refused.value, StateUnavailable)
+        with pytest.raises(StateError, match="delete the key"):
+            store.transact(Tally.bump)
+        forged = bytearray(Frame.build(1, b"\x00" * 64).to_bytes())
+        forged[-1] ^= 1  # a valid header, a payload that fails the digest
+        client.set(store.key, bytes(forged))
+        with pytest.raises(StateError, match="not a valid test state"):
+            store.read()
+        assert client.get(store.key) == bytes(forged)
+
+
+def test_redis_urls_pick_the_backend_and_the_atomic_mode(redis_url):
+    store = open_store(redis_url + "?atomic=watch", "perceptron", Perceptron, 0, capacity=48 * 1024)
+    assert (store.backend, store.atomic, store.capacity, store.key) == ("redis", "watch", 48 * 1024, "voweler:{perceptron}:frame")
+    assert open_store(redis_url, "perceptron", Perceptron, 0).atomic == "script"
+    with pytest.raises(StateError, match="atomic='lock'"):
+        open_store(redis_url + "?atomic=lock", "perceptron", Perceptron, 0)
+    secret = RedisStore("test", Tally, "redis://:hunter2@127.0.0.1:1/0")
+    assert "hunter2" not in secret.where
+
+
+@pytest.mark.parametrize("atomic", ["script", "watch"])
+def test_redis_down_is_unavailable_at_once_and_back_without_reopening(atomic):
+    need_redis_server()
+    with RedisServer() as server:
+        store = RedisStore("test", Tally, f"{server.url}?atomic={atomic}")
+        assert store.transact(Tally.bump)[0].version == 1
+        server.kill()
+        for attempt in (store.read, lambda: store.transact(Tally.bump)):
+            started = time.monotonic()
+            with pytest.raises(StateUnavailable, match=f"Redis at {server.url}") as refused:
+                attempt()
+            assert time.monotonic() - started < 1, refused.value
+        server.start()  # the same port, empty (no persistence), without its scripts
+        assert store.read().version == 0  # what Redis kept: nothing
+        assert store.transact(Tally.bump)[0].version == 1
+
+
+def test_redis_that_hangs_is_unavailable_within_the_socket_timeout():
+    need_redis_server()
+    with RedisServer() as server:
+        store = RedisStore("test", Tally, server.url)
+        store.transact(Tally.bump)
+        os.kill(server.process.pid, signal.SIGSTOP)  # accepts connections (the kernel does), answers nothing
+        try:
+            started = time.monotonic()
+            with pytest.raises(StateUnavailable, match="Timeout"):
+                store.transact(Tally.bump)
+            assert time.monotonic() - started < 2 * redis_backend.CLIENT_DEFAULTS["socket_timeout"] + 1
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert store.read().version in (1, 2)  # a timed-out write may or may not have been applied

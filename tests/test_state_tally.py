@@ -12,13 +12,18 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
+import redis as redis_py
 
-from voweler.state import Redemption, Roster, StaleRoster, StateError
+from redis_server import RedisServer, need_redis_server
+from voweler.state import Redemption, Roster, StaleRoster, StateError, StateUnavailable
+from voweler.state import redis as redis_backend
 from voweler.state.journal import JournaledCells, JOURNAL_CELLS
 from voweler.state.memory import memory_tally
+from voweler.state.redis import RedisTally
 from voweler.state.tally import CellTally, EventKind
 
 fork = multiprocessing.get_context("fork")
@@ -29,10 +34,12 @@ def shared_memory(size: int) -> memoryview:
     return memoryview(mmap.mmap(-1, size))  # MAP_SHARED: forked children write the same pages
 
 
-@pytest.fixture(params=["memory", "sharedarea"])
+@pytest.fixture(params=["memory", "sharedarea", "redis"])
 def tally(request):
     if request.param == "memory":
         return memory_tally("test")
+    if request.param == "redis":
+        return RedisTally("test", request.getfixturevalue("redis_url"))  # a real redis-server, emptied
     return CellTally(shared_memory(CellTally.bytes_needed()), fork.Lock(), "test area")
 
 
@@ -305,3 +312,115 @@ def test_a_new_test_that_fails_half_way_leaves_the_old_one_whole(memory):
     after = tally.counts(ROSTER)
     assert after.test == 1 and after.impressions.tolist() == before.impressions.tolist()
     assert after.clicks.tolist() == before.clicks.tolist() and after.version == before.version
+
+
+# -- redis://: several hosts on one Redis ---------------------------------------------------------
+
+
+def test_redis_processes_serving_and_racing_to_redeem_lose_nothing_and_double_nothing(redis_url):
+    tally = RedisTally("test", redis_url)
+    initial = tally.sync(ROSTER)  # the parent has a client before it forks
+    per_process, processes = 500, 4
+    accepted = fork.Array("i", processes)
+    all_served = fork.Barrier(processes)
+
+    def work(index):
+        mine = RedisTally("test", redis_url)  # as another host would be
+        for _ in range(per_process):
+            mine.serve(ROSTER, index % 3, 0.3, 0)
+        all_served.wait()
+        # Every process tries to redeem every even serial: each must be accepted exactly once.
+        uids = tally.events(0, per_process * processes)["uid"]
+        accepted[index] = sum(
+            (tally if s % 4 else mine).redeem(ROSTER, 1, int(uids[s]), s, True, 0)[0] is Redemption.ACCEPTED
+            for s in range(0, per_process * processes, 2)
+        )
+
+    children = [fork.Process(target=work, args=(i,)) for i in range(processes)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+    assert [child.exitcode for child in children] == [0] * processes
+    counts = tally.counts(ROSTER)
+    assert counts.serves == counts.impressions.sum() == per_process * processes
+    assert counts.impressions[:3].tolist() == [1000, 500, 500]
+    assert sum(accepted) == counts.clicks.sum() == per_process * processes // 2
+    assert counts.version == initial + counts.serves + counts.clicks.sum()
+
+
+def test_redis_a_ticket_older_than_the_window_is_refused(redis_url):
+    class SmallWindow(RedisTally):
+        window = 128
+
+    tally = SmallWindow("test", redis_url)
+    serve_many(tally, 128 + 5)
+    assert tally.redeem(ROSTER, 1, 0, 4, True, 0)[0] is Redemption.TOO_OLD
+    assert tally.redeem(ROSTER, 1, 2, 5, True, 0)[0] is Redemption.ACCEPTED
+    # The bitmap slot of serial 5 is reused by serial 133: its redemption must not leak to it.
+    serve_many(tally, 1)
+    assert tally.redeem(ROSTER, 1, 0, 133, True, 0)[0] is Redemption.ACCEPTED
+
+
+def test_redis_a_tally_of_another_layout_is_refused(redis_url):
+    RedisTally("test", redis_url).sync(ROSTER)
+
+    class LongerLog(RedisTally):
+        log_capacity = 16384
+
+    with pytest.raises(StateError, match="another layout") as refused:
+        LongerLog("test", redis_url).serve(ROSTER, 0, 0.5, 0)
+    assert not isinstance(refused.value, StateUnavailable)
+    assert RedisTally("test", redis_url).counts(ROSTER).serves == 0  # nothing was written
+
+
+def test_redis_the_secret_is_generated_once_for_every_process(redis_url):
+    first = RedisTally("test", redis_url).secret()
+    secrets_seen = fork.Queue()
+    assert run_in_child(lambda: secrets_seen.put(RedisTally("test", redis_url).secret())) == 0
+    assert len(first) == 32 and secrets_seen.get(timeout=5) == first == RedisTally("test", redis_url).secret()
+    assert RedisTally("other", redis_url).secret() != first
+
+
+def test_redis_each_operation_is_one_round_trip(redis_url, monkeypatch):
+    tally = RedisTally("test", redis_url)
+    _, serial = tally.serve(ROSTER, 1, 0.5, 0)  # each script's first use loads it (SCRIPT LOAD)
+    tally.redeem(ROSTER, 1, 1, serial, True, 0), tally.counts(ROSTER), tally.events()
+    client = redis_backend.connection(redis_url).client
+    sent = []
+
+    def counted(*args, **options):
+        sent.append(args[0])
+        return type(client).execute_command(client, *args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    _, serial = tally.serve(ROSTER, 1, 0.5, 0)
+    tally.redeem(ROSTER, 1, 1, serial, True, 0)
+    tally.counts(ROSTER)
+    tally.events()
+    assert sent == ["EVALSHA"] * 4
+
+
+def test_redis_scripts_forgotten_by_redis_are_loaded_again(redis_url):
+    tally = RedisTally("test", redis_url)
+    serve_many(tally, 2)
+    with redis_py.Redis.from_url(redis_url) as client:
+        client.script_flush()  # what a restarted Redis has: no scripts (NOSCRIPT)
+    assert tally.serve(ROSTER, 0, 0.5, 0)[1] == 2
+
+
+def test_redis_down_is_unavailable_at_once_and_back_without_reopening():
+    need_redis_server()
+    with RedisServer() as server:
+        tally = RedisTally("test", server.url)
+        serve_many(tally, 3)
+        server.kill()
+        for attempt in (lambda: tally.serve(ROSTER, 0, 0.5, 0), lambda: tally.redeem(ROSTER, 1, 0, 0, True, 0),
+                        lambda: tally.counts(ROSTER), tally.events):  # fmt: skip
+            started = time.monotonic()
+            with pytest.raises(StateUnavailable, match=f"Redis at {server.url}"):
+                attempt()
+            assert time.monotonic() - started < 1
+        server.start()  # the same port, empty (no persistence), without its scripts
+        fresh = RedisTally("test", server.url).sync(Roster.of(version=0, test=1, uids=[0]))
+        assert fresh == 1 and tally.serve(ROSTER, 0, 0.5, 0) == (3, 0)  # a new tally: +1 per version, then the serve

@@ -19,12 +19,18 @@ MODELS = {
     "bandit": Experiment,  # area 1: the arms and their priors
 }
 TALLIES = ("bandit",)  # area 2: the bandit's counters
+# The largest state of each model, in bytes: one slot of its SharedArea in uwsgi.ini. A backend
+# without areas of its own (redis://) keeps states within the same bounds.
+CAPACITY = {"perceptron": 48 * 1024, "bandit": 32 * 1024}
 
 
 def init_app(app: Flask) -> None:
     url = app.config.get("STATE_URL") or default_url()
     app.config["STATE_URL"] = url
-    stores = {name: open_store(url, name, model_type, index) for index, (name, model_type) in enumerate(MODELS.items())}
+    stores = {
+        name: open_store(url, name, model_type, index, capacity=CAPACITY[name])
+        for index, (name, model_type) in enumerate(MODELS.items())
+    }
     tallies = {name: open_tally(url, name, len(MODELS) + index) for index, name in enumerate(TALLIES)}
     app.extensions["voweler.stores"] = stores
     app.extensions["voweler.bandit"] = BanditService(

@@ -9,6 +9,10 @@ changed in place on every serve and reward.
     uWSGI).
 ``memory://``
     This process only (the default elsewhere: ``flask run``, unit tests).
+``redis://host:port/db``
+    One Redis, shared by the workers of several uWSGI deployments (hosts); ``?atomic=script``
+    (the default) or ``?atomic=watch`` picks how a transaction commits (see
+    :mod:`voweler.state.redis`). ``rediss://`` for TLS.
 """
 
 from __future__ import annotations
@@ -31,9 +35,18 @@ def default_url() -> str:
     return "sharedarea://" if hasattr(uwsgi, "sharedarea_memoryview") else "memory://"
 
 
-def open_store(url: str, name: str, model_type, index: int) -> Store:
-    """Open the store for model ``name``; under sharedarea:// it lives in SharedArea ``index``."""
-    if _scheme(url) == "memory":
+def open_store(url: str, name: str, model_type, index: int, capacity: int | None = None) -> Store:
+    """Open the store for model ``name``; under sharedarea:// it lives in SharedArea ``index``.
+
+    ``capacity`` bounds a state's frame in bytes where the backend itself does not (redis://); a
+    SharedArea's slot size is its capacity, and memory:// keeps its own.
+    """
+    scheme = _scheme(url)
+    if scheme == "redis":
+        from voweler.state.redis import DEFAULT_CAPACITY, RedisStore
+
+        return RedisStore(name, model_type, url, capacity=capacity or DEFAULT_CAPACITY)
+    if scheme == "memory":
         from voweler.state.memory import MemoryStore
 
         return MemoryStore(name, model_type)
@@ -44,7 +57,12 @@ def open_store(url: str, name: str, model_type, index: int) -> Store:
 
 def open_tally(url: str, name: str, index: int) -> Tally:
     """Open the tally of bandit ``name``; under sharedarea:// it lives in SharedArea ``index``."""
-    if _scheme(url) == "memory":
+    scheme = _scheme(url)
+    if scheme == "redis":
+        from voweler.state.redis import RedisTally
+
+        return RedisTally(name, url)
+    if scheme == "memory":
         from voweler.state.memory import memory_tally
 
         return memory_tally(name)
@@ -54,7 +72,12 @@ def open_tally(url: str, name: str, index: int) -> Tally:
 
 
 def _scheme(url: str) -> str:
+    """The backend ``url`` names: ``memory``, ``sharedarea`` or ``redis`` (for redis:// and rediss://)."""
     scheme, sep, _rest = url.partition("://")
     if sep and scheme in ("memory", "sharedarea"):
         return scheme
-    raise StateError(f"unknown state URL {url!r}: use sharedarea:// (under uWSGI) or memory://")
+    if sep and scheme in ("redis", "rediss"):
+        return "redis"
+    raise StateError(
+        f"unknown state URL {url!r}: use sharedarea:// (under uWSGI), memory://, or redis://host:port/db"
+    )
