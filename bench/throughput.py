@@ -4,6 +4,7 @@
     python bench/throughput.py                      # starts uWSGI with 2 workers on free ports
     python bench/throughput.py --workers 4 --rounds 5 --duration 5
     python bench/throughput.py --url http://127.0.0.1:9090    # a running deployment (it trains it!)
+    python bench/throughput.py --workers 1 2 4 --state redis://127.0.0.1:6379/0   # on a Redis you started
 
 Each round measures every endpoint one after the other with wrk (``apt-get install wrk``) and
 divides by the health figure of the same round; the report gives the median over rounds. This
@@ -209,8 +210,9 @@ def measure(base: str, args) -> dict:
     }
 
 
-def report(results: dict, args) -> None:
-    print(f"\n{args.workers} workers, wrk -t{args.threads} -c{args.connections}, {args.duration}s x {args.rounds} rounds, dim {args.dim}")
+def report(results: dict, args, workers: int) -> None:
+    backend = args.state or "sharedarea://"
+    print(f"\n{workers} workers, {backend}, wrk -t{args.threads} -c{args.connections}, {args.duration}s x {args.rounds} rounds, dim {args.dim}")
     print(f"{'endpoint':30} {'ratio to health':>15} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'lost':>5}")
     for name, r in results.items():
         lost = "" if r["updates_lost"] is None else str(r["updates_lost"])
@@ -220,7 +222,8 @@ def report(results: dict, args) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running deployment; default: start one")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, nargs="+", default=[2], help="one run per count, e.g. --workers 1 2 4")
+    parser.add_argument("--state", help="VOWELER_STATE for the deployments started, e.g. redis://127.0.0.1:6379/0")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--duration", type=int, default=5, help="seconds per endpoint per round")
@@ -231,15 +234,18 @@ def main() -> int:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
 
-    with nullcontext() if args.url else Deployment(processes=args.workers) as server:
-        base = (args.url or server.url).rstrip("/")
-        results = measure(base, args)
-    report(results, args)
+    runs = {}
+    for workers in [None] if args.url else args.workers:
+        env = {"VOWELER_STATE": args.state} if args.state else None
+        with nullcontext() if args.url else Deployment(processes=workers, env=env) as server:
+            base = (args.url or server.url).rstrip("/")
+            runs[str(workers or "running")] = results = measure(base, args)
+        report(results, args, workers)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json)}, "results": results}, indent=2))
-    lost = sum(r["updates_lost"] or 0 for r in results.values())
-    errors = sum(r["errors"] for r in results.values())
+        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json)}, "results": runs}, indent=2))
+    lost = sum(r["updates_lost"] or 0 for results in runs.values() for r in results.values())
+    errors = sum(r["errors"] for results in runs.values() for r in results.values())
     return 1 if lost or errors else 0
 
 

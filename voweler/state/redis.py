@@ -63,7 +63,7 @@ from redis.retry import Retry
 
 from voweler.state.base import StateError, StateUnavailable, Store
 from voweler.state.frame import HEADER_SIZE, Frame, peek
-from voweler.state.tally import _RECORD_DTYPE, EVENT_DTYPE, Counts, EventKind, Redemption, StaleRoster, Tally
+from voweler.state.tally import _RECORD_DTYPE, Counts, EventKind, Redemption, StaleRoster, Tally, decode_records
 
 DEFAULT_CAPACITY = 64 * 1024
 ATOMIC_MODES = ("script", "watch")
@@ -388,12 +388,7 @@ class RedisTally(Tally):
 
     def events(self, since=0, limit=1000):
         first, raw = self._run("events", "reading the events of", max(int(since), 0), max(int(limit), 0))
-        stored = np.frombuffer(raw, dtype=_RECORD_DTYPE)
-        events = np.empty(len(stored), dtype=EVENT_DTYPE)
-        events["seq"] = np.arange(first, first + len(stored))
-        for name in EVENT_DTYPE.names[1:]:
-            events[name] = stored[name]
-        return events
+        return decode_records(raw, first)
 
 
 _OUTCOMES = {

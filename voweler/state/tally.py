@@ -287,12 +287,7 @@ class CellTally(Tally):
             else:  # wraps around the end of the ring
                 raw = cells.raw(self._log + start * RECORD_CELLS, (self.log_capacity - start) * RECORD_CELLS)
                 raw += cells.raw(self._log, stop * RECORD_CELLS)
-        stored = np.frombuffer(raw, dtype=_RECORD_DTYPE)
-        events = np.empty(len(stored), dtype=EVENT_DTYPE)
-        events["seq"] = np.arange(first, first + len(stored))
-        for name in EVENT_DTYPE.names[1:]:
-            events[name] = stored[name]
-        return events
+        return decode_records(raw, first)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -325,6 +320,16 @@ class CellTally(Tally):
         group.put_float_unjournaled(at + 6, propensity)
         group.set(_EVENTS, seq + 1)
 
+
+
+def decode_records(raw: bytes, first: int) -> np.ndarray:
+    """Log records as stored (8 little-endian cells each), the first being event ``first``, as EVENT_DTYPE."""
+    stored = np.frombuffer(raw, dtype=_RECORD_DTYPE)
+    events = np.empty(len(stored), dtype=EVENT_DTYPE)
+    events["seq"] = np.arange(first, first + len(stored))
+    for name in EVENT_DTYPE.names[1:]:
+        events[name] = stored[name]
+    return events
 
 
 def _signed(bits: int) -> int:
