@@ -62,11 +62,13 @@ def train_concurrently(url: str, batches: list[str], clients: int = 16) -> tuple
     return [r for r in results if isinstance(r, Ack)], [r for r in results if isinstance(r, str)]
 
 
-def every_worker(url: str, processes: int, attempts: int = 2000) -> dict[int, dict]:
-    """The state as each worker reports it: ask until every worker has answered."""
+def every_worker(url: str, processes: int, attempts: int = 2000, path: str = "/api/perceptron") -> dict[int, dict]:
+    """The document at ``path`` as each worker reports it: ask until every worker has answered."""
     seen: dict[int, dict] = {}
     for _ in range(attempts):
-        body = state(url)
+        answer = requests.get(url + path, timeout=30)
+        answer.raise_for_status()
+        body = answer.json()
         seen[body["pid"]] = body
         if len(seen) == processes:
             break

@@ -118,3 +118,15 @@ class RedisServer:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def record_commands(client, monkeypatch) -> list[str]:
+    """The names of the commands ``client`` sends from now on, in order."""
+    sent: list[str] = []
+
+    def counted(*args, **options):
+        sent.append(args[0])
+        return type(client).execute_command(client, *args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    return sent

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import redis as redis_py
 
-from redis_server import RedisServer, need_redis_server
+from redis_server import RedisServer, need_redis_server, record_commands
 from voweler.models import Perceptron
 from voweler.state import StateError, StateTooLarge, StateUnavailable, open_store
 from voweler.state import redis as redis_backend
@@ -302,14 +302,7 @@ def test_redis_a_read_with_no_change_fetches_only_the_header(redis_url):
 def test_redis_a_transaction_from_an_up_to_date_process_is_two_round_trips(redis_url, monkeypatch):
     store = RedisStore("test", Tally, redis_url)
     store.transact(Tally.bump)
-    client = redis_backend.connection(redis_url).client
-    sent = []
-
-    def counted(*args, **options):
-        sent.append(args[0])
-        return type(client).execute_command(client, *args, **options)
-
-    monkeypatch.setattr(client, "execute_command", counted)
+    sent = record_commands(redis_backend.connection(redis_url).client, monkeypatch)
     store.transact(Tally.bump)
     assert sent == ["GETRANGE", "EVALSHA"]  # the header, then the compare-and-set: no GET
 

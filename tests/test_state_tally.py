@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import redis as redis_py
 
-from redis_server import RedisServer, need_redis_server
+from redis_server import RedisServer, need_redis_server, record_commands
 from voweler.state import Redemption, Roster, StaleRoster, StateError, StateUnavailable
 from voweler.state import redis as redis_backend
 from voweler.state.journal import JournaledCells, JOURNAL_CELLS
@@ -368,14 +368,7 @@ def test_redis_each_operation_is_one_round_trip(redis_url, monkeypatch):
     tally = RedisTally("test", redis_url)
     _, serial = tally.serve(ROSTER, 1, 0.5, 0)  # each script's first use loads it (SCRIPT LOAD)
     tally.redeem(ROSTER, 1, 1, serial, True, 0), tally.counts(ROSTER), tally.events()
-    client = redis_backend.connection(redis_url).client
-    sent = []
-
-    def counted(*args, **options):
-        sent.append(args[0])
-        return type(client).execute_command(client, *args, **options)
-
-    monkeypatch.setattr(client, "execute_command", counted)
+    sent = record_commands(redis_backend.connection(redis_url).client, monkeypatch)
     _, serial = tally.serve(ROSTER, 1, 0.5, 0)
     tally.redeem(ROSTER, 1, 1, serial, True, 0)
     tally.counts(ROSTER)

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+
+import consistency
 import requests
 
 from bandit_client import (
@@ -83,15 +85,9 @@ def reward(url: str, ticket: str, clicked: bool = True) -> Answer:
     return call(url, REWARD, {"ticket": ticket, "clicked": clicked})
 
 
-def every_worker(url: str, attempts: int = 2000) -> dict[int, dict]:
+def every_worker(url: str) -> dict[int, dict]:
     """GET /api/bandit until every worker has answered; their documents by pid."""
-    seen: dict[int, dict] = {}
-    for _ in range(attempts):
-        body = document(url)
-        seen[body["pid"]] = body
-        if len(seen) == WORKERS:
-            break
-    return seen
+    return consistency.every_worker(url, WORKERS, path="/api/bandit")
 
 
 def log_head(url: str) -> int:

@@ -104,9 +104,6 @@ class JournaledCells:
     def get(self, index: int) -> int:
         return self._all[JOURNAL_CELLS + index]
 
-    def get_float(self, index: int) -> float:
-        return self._floats[JOURNAL_CELLS + index]
-
     def raw(self, start: int, count: int) -> bytes:
         """A copy of ``count`` cells' bytes, for numpy.frombuffer."""
         base = 8 * (JOURNAL_CELLS + start)
