@@ -7,6 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from voweler.state.durable import flush_seconds
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -49,3 +51,5 @@ def _check_config(config) -> None:
     if not (ttl.isascii() and ttl.isdigit()) or not 1 <= int(ttl) <= 30 * 86400:
         raise ValueError(f"VOWELER_TICKET_TTL must be a whole number of seconds from 1 to 2592000 (30 days); got {ttl!r}")
     config["TICKET_TTL"] = int(ttl)
+    # read by the flusher mule, which cannot stop uWSGI from starting: check it here, in the master
+    flush_seconds(os.environ)

@@ -2,16 +2,20 @@
 
     with Deployment(processes=2) as server:
         requests.get(server.url + "/api/health").json()   # {"ok": true, ...}
+        server.reload()        # graceful reload through the master FIFO
+        server.restart()       # stop and start again, same ports, same data directory
 
 It runs ``uwsgi --ini uwsgi.ini`` exactly as an operator would, with ``VOWELER_HTTP``,
-``VOWELER_STATS`` and ``VOWELER_PROCESSES`` set, waits until every worker is up, and stops the
-whole process group afterwards, however the test ended.
+``VOWELER_STATS``, ``VOWELER_PROCESSES`` and ``VOWELER_DATA_DIR`` set, waits until every worker
+is up, and stops the whole process group afterwards, however the test ended. Unless given a
+``data_dir``, each deployment keeps its state in a fresh temporary directory, removed at the end.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -52,9 +56,19 @@ class Deployment:
         More uWSGI options, appended after ``--ini`` so that they override it.
     env
         More environment variables (``VOWELER_STATE``, say).
+    data_dir
+        ``VOWELER_DATA_DIR``: where the state's files live. By default a fresh temporary
+        directory, removed when the deployment is left; a given one is kept.
     """
 
-    def __init__(self, processes: int = 4, args: tuple[str, ...] = (), env: dict | None = None, ini: Path = UWSGI_INI):
+    def __init__(
+        self,
+        processes: int = 4,
+        args: tuple[str, ...] = (),
+        env: dict | None = None,
+        ini: Path = UWSGI_INI,
+        data_dir: Path | str | None = None,
+    ):
         self.processes, self.args, self.ini = processes, tuple(args), ini
         self.extra_env = dict(env or {})
         self.http = f"127.0.0.1:{free_port()}"
@@ -62,6 +76,10 @@ class Deployment:
         self.url = f"http://{self.http}"
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="voweler-uwsgi-", suffix=".log")[1])
+        self._own_data_dir = data_dir is None
+        self.data_dir = Path(tempfile.mkdtemp(prefix="voweler-data-") if data_dir is None else data_dir).resolve()
+        # uwsgi.ini puts the master FIFO in the data directory
+        self.fifo = self.data_dir / "master.fifo"
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -71,6 +89,7 @@ class Deployment:
             "VOWELER_HTTP": self.http,
             "VOWELER_STATS": self.stats_address,
             "VOWELER_PROCESSES": str(self.processes),
+            "VOWELER_DATA_DIR": str(self.data_dir),
             **self.extra_env,
         }
         if sys.prefix != sys.base_prefix:  # let uWSGI's embedded Python find this virtualenv
@@ -110,14 +129,62 @@ class Deployment:
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once (master, workers, mule): a crash, not a stop."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        # the group's last members may outlive the master by a moment: wait until they are gone
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
+
+    def restart(self, timeout: float = 60) -> "Deployment":
+        """Stop uWSGI and start it again: same ports, same data directory."""
+        self.stop()
+        return self.start(timeout)
+
+    def reload(self, command: str = "r", timeout: float = 60) -> None:
+        """A graceful reload through the master FIFO; return when every worker is a new one.
+
+        ``r`` reloads the whole instance (the master re-executes itself, which would wipe an
+        anonymous SharedArea); ``w`` reloads only the workers; ``c`` is a chain reload, one worker
+        at a time.
+        """
+        if command not in ("r", "w", "c"):
+            raise ValueError(f"unknown reload command {command!r}: r, w or c")
+        before = set(self.worker_pids())
+        with open(self.fifo, "w") as fifo:
+            fifo.write(command)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = set(self.worker_pids())
+            if len(pids) == self.processes and not pids & before:
+                self.wait_ready(max(1.0, deadline - time.monotonic()))
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the workers were not replaced within {timeout} s of {command!r}:\n{self.log()}")
+
+    def kill_worker(self, rng: random.Random | None = None) -> int:
+        """SIGKILL one worker, chosen at random; the master respawns it. Returns its pid."""
+        victim = (rng or random).choice(self.worker_pids())
+        os.kill(victim, signal.SIGKILL)
+        return victim
 
     def __enter__(self) -> "Deployment":
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+        if self._own_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     # -- looking inside ---------------------------------------------------------------------
 

@@ -6,11 +6,13 @@ Like flaskr's ``get_db()``: ``init_app`` opens one store per model when the app 
 
 from __future__ import annotations
 
+import sys
+
 from flask import Flask, current_app
 
 from voweler.bandit_service import BanditService
 from voweler.models import Experiment, Perceptron
-from voweler.state import Store, default_url, open_store, open_tally
+from voweler.state import Store, default_url, open_store, open_tally, prepare
 
 # The order matters to the sharedarea backend: the n-th model lives in SharedArea n and takes
 # uWSGI lock n + 1; the tallies follow the models. uwsgi.ini declares the areas in this order.
@@ -27,6 +29,9 @@ CAPACITY = {"perceptron": 48 * 1024, "bandit": 32 * 1024}
 def init_app(app: Flask) -> None:
     url = app.config.get("STATE_URL") or default_url()
     app.config["STATE_URL"] = url
+    recovered = prepare(url)
+    if recovered:  # to uWSGI's log: where the state resumed from
+        print(f"voweler state: {recovered}", file=sys.stderr, flush=True)
     stores = {
         name: open_store(url, name, model_type, index, capacity=CAPACITY[name])
         for index, (name, model_type) in enumerate(MODELS.items())

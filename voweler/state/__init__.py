@@ -22,7 +22,7 @@ from voweler.state.tally import Redemption, Roster, StaleRoster, Tally
 
 __all__ = [
     "Redemption", "Roster", "Snapshot", "StaleRoster", "StateError", "StateTooLarge", "StateUnavailable",
-    "Store", "Tally", "default_url", "open_store", "open_tally",
+    "Store", "Tally", "default_url", "open_store", "open_tally", "prepare",
 ]
 
 
@@ -33,6 +33,27 @@ def default_url() -> str:
     except ImportError:
         return "memory://"
     return "sharedarea://" if hasattr(uwsgi, "sharedarea_memoryview") else "memory://"
+
+
+def prepare(url: str) -> str | None:
+    """Once per deployment, before the stores open: make durable state ready to resume from.
+
+    Under uWSGI with file-backed SharedAreas this runs in the master, before any worker: it
+    claims the data directory and, after a machine crash, restores the last snapshots (see
+    :mod:`voweler.state.durable`). Returns what it did, for the log; None where there is nothing
+    to do (other backends, or ``lazy-apps``, where only workers load the app).
+    """
+    if _scheme(url) != "sharedarea":
+        return None
+    try:
+        import uwsgi
+    except ImportError:
+        return None  # open_store says why sharedarea:// needs uWSGI
+    if uwsgi.worker_id() != 0:
+        return None
+    from voweler.state import durable
+
+    return durable.recover()
 
 
 def open_store(url: str, name: str, model_type, index: int, capacity: int | None = None) -> Store:

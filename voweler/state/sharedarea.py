@@ -57,12 +57,28 @@ class SharedAreaStore(Store):
         self._memory = memory
         self._slots = (0, slot)
         self._writers = lock
+        self._check_format()
 
     @classmethod
     def from_uwsgi(cls, name, model_type, area: int) -> "SharedAreaStore":
         """The store in SharedArea ``area``, with user lock ``area + 1`` for its writers."""
         memory, lock, where = uwsgi_area(area, f"the {name} model")
         return cls(name, model_type, memory, lock, where)
+
+    def _check_format(self) -> None:
+        """Refuse an area written by another program or format instead of overwriting it.
+
+        An area file outlives the code that wrote it (see :mod:`voweler.state.durable`). A slot
+        is either all zeros (never written) or starts with this format's magic: a writer writes
+        the header last and whole, so even a killed one leaves a known magic there.
+        """
+        for offset in self._slots:
+            start = bytes(self._memory[offset : offset + 8])
+            if any(start) and peek(self._memory, offset) is None:
+                raise StateError(
+                    f"{self.where} holds data of another program or format (it starts with {start!r}); "
+                    "move its file away, or point VOWELER_DATA_DIR at a new directory"
+                )
 
     # -- Store primitives -------------------------------------------------------------------
 
