@@ -218,6 +218,8 @@ def recover(areas: list[FileArea] | None = None) -> str:
         os.fsync(out.fileno())
     os.replace(temporary, marker)
     sealed.unlink(missing_ok=True)
+    for area in areas:  # a snapshot cut short when the last flusher was stopped
+        area.snapshot_path.with_name(area.snapshot_path.name + ".tmp").unlink(missing_ok=True)
     _fsync_directory(directory)
     return decision
 
