@@ -1,10 +1,10 @@
-"""The JSON API: one blueprint per model, plus health; one error type for all of them."""
+"""The JSON API: one blueprint per model, plus health and workers; one error type for all of them."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from voweler.api import bandit, errors, health, perceptron
+from voweler.api import bandit, errors, health, perceptron, workers
 from voweler.api.errors import ApiError
 
 __all__ = ["ApiError", "init_app"]
@@ -12,7 +12,7 @@ __all__ = ["ApiError", "init_app"]
 
 def init_app(app: Flask) -> None:
     errors.init_app(app)
-    for module in (health, perceptron, bandit):
+    for module in (health, perceptron, bandit, workers):
         app.register_blueprint(module.bp)
 
     # The page itself. Under uWSGI, /static/* is served by uWSGI without reaching Python (this

@@ -1,0 +1,151 @@
+"""``GET /api/workers``: uWSGI's stats server, trimmed for the page: uwsgitop in the browser.
+
+The worker that takes the request connects to the stats server that uWSGI's master runs (the
+``stats`` option, ``VOWELER_STATS`` in uwsgi.ini), reads its JSON document to the end, and
+answers what the page shows about each worker::
+
+    {"master_pid": 4240, "uwsgi_version": "2.0.31", "backend": "sharedarea", "listen_queue": 0,
+     "workers": [{"id": 1, "pid": 4242, "status": "busy", "requests": 17, ...}, ...],
+     "locks": {"perceptron": null, "bandit": null, "bandit_tally": null}, "pid": 4242}
+
+Without uWSGI (``flask run``), or under a uWSGI without a stats server, it answers 503 and
+says why. Nothing here is cached: each request reads the stats server afresh (the master
+writes a few kilobytes; the read times out after one second).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+from flask import Blueprint
+
+from voweler.api.errors import ApiError
+from voweler.api.responses import json_response
+from voweler.stores import MODELS, TALLIES, backend_name
+
+bp = Blueprint("workers", __name__, url_prefix="/api")
+
+TIMEOUT = 1.0  # seconds for connecting to the stats server and reading all of its answer
+MAX_BYTES = 4 * 1024 * 1024  # a stats document is a few KiB per worker; refuse a runaway one
+
+# What the page shows of each worker, as uWSGI names it. Times are uWSGI's: avg_rt and
+# running_time in microseconds, last_spawn in Unix seconds.
+WORKER_FIELDS = (
+    "id", "pid", "status", "accepting", "requests", "delta_requests", "exceptions", "harakiri_count",
+    "respawn_count", "avg_rt", "running_time", "last_spawn", "tx", "rss", "vsz",
+)  # fmt: skip
+
+# uWSGI user lock n + 1 serializes the writers of SharedArea n (see voweler/stores.py).
+LOCK_NAMES = {f"user {index + 1}": name for index, name in enumerate([*MODELS, *(f"{t}_tally" for t in TALLIES)])}
+
+
+@bp.get("/workers")
+def workers():
+    address = stats_address()
+    return json_response({**summarize(read_stats(address)), "backend": backend_name(), "stats": address})
+
+
+def stats_address() -> str:
+    """Where this uWSGI's stats server listens, or a 503 saying why there is none."""
+    try:
+        import uwsgi
+    except ImportError:
+        raise ApiError(
+            503,
+            "not running under uWSGI, so there are no worker statistics; start the server with "
+            "`uwsgi --ini uwsgi.ini` to see its workers",
+        ) from None
+    value = uwsgi.opt.get("stats") or uwsgi.opt.get("stats-server")
+    if isinstance(value, list):  # an option given twice: the last one is the one uWSGI uses
+        value = value[-1]
+    if isinstance(value, bytes):
+        value = value.decode()
+    if not value or value is True:
+        raise ApiError(503, "this uWSGI runs without a stats server; set `stats` in uwsgi.ini (VOWELER_STATS)")
+    if uwsgi.opt.get("stats-http"):
+        raise ApiError(503, "the stats server speaks HTTP here (stats-http); this endpoint reads the plain one")
+    return value
+
+
+def socket_target(address: str) -> tuple[int, object]:
+    """``(family, address)`` to connect to a uWSGI stats address: ``host:port``, a path, or ``@abstract``.
+
+    >>> socket_target("127.0.0.1:9191") == (socket.AF_INET, ("127.0.0.1", 9191))
+    True
+    >>> socket_target(":9191") == (socket.AF_INET, ("127.0.0.1", 9191))
+    True
+    >>> socket_target("[::1]:9191") == (socket.AF_INET6, ("::1", 9191))
+    True
+    >>> socket_target("/run/voweler/stats.sock") == (socket.AF_UNIX, "/run/voweler/stats.sock")
+    True
+    >>> socket_target("@voweler-stats") == (socket.AF_UNIX, "\\0voweler-stats")
+    True
+    """
+    if address.startswith("@"):
+        return socket.AF_UNIX, "\0" + address[1:]
+    host, colon, port = address.rpartition(":")
+    if "/" in address or not colon or not port.isdigit():
+        return socket.AF_UNIX, address
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        return socket.AF_INET6, ("::1" if host in ("", "::") else host, int(port))
+    return socket.AF_INET, ("127.0.0.1" if host in ("", "0.0.0.0", "*") else host, int(port))
+
+
+def read_stats(address: str, timeout: float = TIMEOUT) -> dict:
+    """The stats server's JSON document, read until it closes the connection, within ``timeout``."""
+    family, target = socket_target(address)
+    deadline = time.monotonic() + timeout
+    chunks, size = [], 0
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(target)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise ValueError(f"answer longer than {MAX_BYTES:,} bytes")
+        document = json.loads(b"".join(chunks))
+    except TimeoutError:
+        raise ApiError(503, f"uWSGI's stats server at {address} gave no complete answer within {timeout:g} s") from None
+    except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
+        reason = str(error) or type(error).__name__
+        raise ApiError(503, f"could not read uWSGI's stats server at {address}: {reason}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("workers"), list):
+        raise ApiError(503, f"uWSGI's stats server at {address} answered something other than its stats document")
+    return document
+
+
+def summarize(stats: dict) -> dict:
+    """The page's view of a stats document: the master, each worker, and who holds the model locks.
+
+    >>> summary = summarize({"version": "2.0.31", "pid": 10, "listen_queue": 0, "locks": [{"user 1": 12}],
+    ...                      "workers": [{"id": 1, "pid": 12, "status": "busy", "requests": 3}]})
+    >>> summary["master_pid"], summary["workers"][0]["requests"], summary["workers"][0]["exceptions"]
+    (10, 3, None)
+    >>> summary["locks"]["perceptron"]
+    12
+    """
+    holders: dict[str, int | None] = dict.fromkeys(LOCK_NAMES.values())
+    for lock in stats.get("locks") or []:
+        for key, holder in (lock.items() if isinstance(lock, dict) else ()):
+            if key in LOCK_NAMES:
+                holders[LOCK_NAMES[key]] = holder or None  # uWSGI says 0 for a free lock
+    return {
+        "uwsgi_version": stats.get("version"),
+        "master_pid": stats.get("pid"),
+        "listen_queue": stats.get("listen_queue"),
+        "load": stats.get("load"),
+        "workers": [{field: worker.get(field) for field in WORKER_FIELDS} for worker in stats["workers"]],
+        "locks": holders,
+    }
