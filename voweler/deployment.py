@@ -104,7 +104,11 @@ class Deployment:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stop() can take all of it down
             )
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.kill()  # never leave a half-started uWSGI behind
+            raise
         return self
 
     def wait_ready(self, timeout: float = 60) -> None:
