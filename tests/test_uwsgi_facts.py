@@ -83,3 +83,12 @@ def test_memoryview_access_takes_no_lock_even_when_the_areas_own_lock_is_wedged(
     get(probe, "/write?777")
     assert get(probe, "/")["value"] == 777
     assert get(probe, "/take-lock", timeout=20)["ok"]
+
+
+def test_http_socket_closes_every_connection_and_uwsgi_ini_says_so():
+    # Without `add-header = Connection: close`, a keep-alive client's second request on the
+    # same connection is reset. With it, a requests.Session works like any other client.
+    with Deployment(processes=2) as server, requests.Session() as session:
+        answers = [session.get(server.url + "/api/health", timeout=10) for _ in range(10)]
+        assert [answer.status_code for answer in answers] == [200] * 10
+        assert {answer.headers["Connection"] for answer in answers} == {"close"}
