@@ -1,30 +1,27 @@
 """Drive a deployment with concurrent training, and list every way its answers are inconsistent.
 
-The checks return problems as sentences rather than asserting, so that one test can show they
-pass against voweler and another that they fail against a deliberately unsafe variant.
+The checks themselves live in bench/checks.py, shared with the consistency bench
+(bench/consistency.py); this module drives the tests' training runs and words the checks as the
+tests use them. They return problems as sentences rather than asserting, so that one test can
+show they pass against voweler and another that they fail against a deliberately unsafe variant.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-import numpy as np
 import requests
 
-from voweler.models import Perceptron
+from voweler.deployment import REPO
 from voweler.models.perceptron import ALPHABET
 
+if str(REPO) not in sys.path:  # bench/ is not installed: import it from the checkout
+    sys.path.insert(0, str(REPO))
 
-@dataclass(frozen=True)
-class Ack:
-    """An acknowledged training request: what was sent, and the version that answered it."""
-
-    letters: str
-    version: int
-    updates: int
-    pid: int
+from bench.checks import Train as Ack  # noqa: E402  (an acknowledged training request)
+from bench.checks import check_perceptron, disagreements, every_worker  # noqa: E402, F401  (used by the tests)
 
 
 def random_batches(count: int, seed: int = 0, longest: int = 6) -> list[str]:
@@ -62,56 +59,11 @@ def train_concurrently(url: str, batches: list[str], clients: int = 16) -> tuple
     return [r for r in results if isinstance(r, Ack)], [r for r in results if isinstance(r, str)]
 
 
-def every_worker(url: str, processes: int, attempts: int = 2000, path: str = "/api/perceptron") -> dict[int, dict]:
-    """The document at ``path`` as each worker reports it: ask until every worker has answered."""
-    seen: dict[int, dict] = {}
-    for _ in range(attempts):
-        answer = requests.get(url + path, timeout=30)
-        answer.raise_for_status()
-        body = answer.json()
-        seen[body["pid"]] = body
-        if len(seen) == processes:
-            break
-    return seen
-
-
 def problems(initial: dict, acks: list[Ack], final: dict, unacknowledged: int = 0) -> list[str]:
-    """What is wrong with a training run that started from ``initial`` (a fresh reset).
+    """What is wrong with a training run that started from ``initial``: versions answered twice or
+    missing, lost letters, a replay in version order that gives other weights.
 
     ``unacknowledged`` requests (connections cut by a killed worker) may or may not have been
     committed; with none, the run must replay exactly.
     """
-    found = []
-    versions = [ack.version for ack in acks]
-    duplicates = len(versions) - len(set(versions))
-    if duplicates:
-        found.append(f"{duplicates} versions were answered twice: updates overwrote each other")
-    expected = set(range(initial["version"] + 1, final["version"] + 1))
-    missing = expected - set(versions)
-    stray = set(versions) - expected
-    if stray:
-        found.append(f"{len(stray)} acknowledged versions are not in the final history")
-    if len(missing) > unacknowledged:
-        found.append(f"{len(missing)} versions were never answered, but only {unacknowledged} requests failed")
-    sent = sum(len(ack.letters) for ack in acks)
-    if final["updates"] < initial["updates"] + sent:
-        found.append(f"lost updates: {sent} letters acknowledged, but the model counts {final['updates'] - initial['updates']}")
-    if not missing and final["updates"] > initial["updates"] + sent:
-        found.append(f"{final['updates'] - initial['updates'] - sent} letters counted that nobody sent")
-    if not missing and not duplicates:
-        replayed = Perceptron(initial["dim"], initial["seed"], initial["learning_rate"])
-        for ack in sorted(acks, key=lambda ack: ack.version):
-            replayed.learn_many(ack.letters)
-        if replayed.weights.tobytes() != np.array(final["weights"]).tobytes() or replayed.bias != final["bias"]:
-            found.append("replaying the acknowledged requests in version order gives other weights")
-    return found
-
-
-def disagreements(states: dict[int, dict], processes: int) -> list[str]:
-    found = []
-    if len(states) != processes:
-        found.append(f"only {len(states)} of {processes} workers answered")
-    distinct = {(s["version"], tuple(s["weights"]), s["bias"]) for s in states.values()}
-    if len(distinct) > 1:
-        found.append(f"workers disagree: versions {sorted(s['version'] for s in states.values())}")
-    return found
+    return check_perceptron(initial, acks, final, unacknowledged).sentences(("versions", "lost-updates", "replay"))

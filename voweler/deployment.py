@@ -59,6 +59,8 @@ class Deployment:
     data_dir
         ``VOWELER_DATA_DIR``: where the state's files live. By default a fresh temporary
         directory, removed when the deployment is left; a given one is kept.
+    keep_log
+        Keep uWSGI's log file after a clean exit too (it is always kept after an exception).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Deployment:
         env: dict | None = None,
         ini: Path = UWSGI_INI,
         data_dir: Path | str | None = None,
+        keep_log: bool = False,
     ):
         self.processes, self.args, self.ini = processes, tuple(args), ini
         self.extra_env = dict(env or {})
@@ -76,6 +79,7 @@ class Deployment:
         self.url = f"http://{self.http}"
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="voweler-uwsgi-", suffix=".log")[1])
+        self.keep_log = keep_log
         self._own_data_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="voweler-data-") if data_dir is None else data_dir).resolve()
         # uwsgi.ini puts the master FIFO in the data directory
@@ -185,10 +189,12 @@ class Deployment:
     def __enter__(self) -> "Deployment":
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, *exc_info) -> None:
         self.stop()
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        if exc_type is None and not self.keep_log:  # after a failure, the log stays for whoever investigates
+            self.log_path.unlink(missing_ok=True)
 
     # -- looking inside ---------------------------------------------------------------------
 
@@ -210,4 +216,7 @@ class Deployment:
         return [w["pid"] for w in workers if w["pid"] > 0 and w.get("status") != "cheap"]
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
