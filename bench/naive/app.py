@@ -24,11 +24,8 @@ from flask import Flask
 
 from naive.json_state import dumps, loads
 from voweler.api import errors
-from voweler.api.errors import ApiError
-from voweler.api.inputs import json_object, typed
-from voweler.api.perceptron import MAX_LETTERS, render
+from voweler.api.perceptron import letters_to_train, render, settings_to_reset
 from voweler.api.responses import json_response
-from voweler.models.perceptron import DEFAULTS, check_config, check_letters
 
 AREA = 0
 FIRST_READ = 4096  # bytes: most states end within them; a longer one is read again, whole
@@ -63,13 +60,7 @@ def show():
 
 @app.post("/api/perceptron/train")
 def train():
-    letters = typed(json_object({"letters"}, required={"letters"}), "letters", "string")
-    if len(letters) > MAX_LETTERS:
-        raise ApiError(400, f"letters must be at most {MAX_LETTERS} characters; got {len(letters)}")
-    try:
-        check_letters(letters)
-    except ValueError as error:
-        raise ApiError(400, str(error)) from None
+    letters = letters_to_train()
     version, model = read()  # read ...
     model.learn_many(letters)  # ... update ...
     write(version + 1, model)  # ... write: another worker may have written in between
@@ -78,13 +69,7 @@ def train():
 
 @app.post("/api/perceptron/reset")
 def reset():
-    kinds = {"dim": "integer", "seed": "integer", "learning_rate": "number"}
-    body = json_object(set(kinds))
-    given = {key: typed(body, key, kind) for key, kind in kinds.items() if key in body}
-    try:
-        check_config(**{**DEFAULTS, **given})
-    except ValueError as error:
-        raise ApiError(400, str(error)) from None
+    given = settings_to_reset()
     version, model = read()
     model.reset(**given)
     write(version + 1, model)

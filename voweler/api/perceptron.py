@@ -24,13 +24,7 @@ def show():
 @bp.post("/train")
 def train():
     """Learn the letters in order, as one transaction; answer the state it produced."""
-    letters = typed(json_object({"letters"}, required={"letters"}), "letters", "string")
-    if len(letters) > MAX_LETTERS:
-        raise ApiError(400, f"letters must be at most {MAX_LETTERS} characters; got {len(letters)}")
-    try:
-        check_letters(letters)
-    except ValueError as error:
-        raise ApiError(400, str(error)) from None
+    letters = letters_to_train()
     snapshot, _mistakes = get_store("perceptron").transact(lambda model: model.learn_many(letters))
     return json_response(_document(snapshot))
 
@@ -38,6 +32,25 @@ def train():
 @bp.post("/reset")
 def reset():
     """Start over with a fresh embedding; settings left out keep their current values."""
+    given = settings_to_reset()
+    snapshot, _ = get_store("perceptron").transact(lambda model: model.reset(**given))
+    return json_response(_document(snapshot))
+
+
+def letters_to_train() -> str:
+    """The request's ``letters``, checked: 1 to MAX_LETTERS lowercase a-z, or a 400."""
+    letters = typed(json_object({"letters"}, required={"letters"}), "letters", "string")
+    if len(letters) > MAX_LETTERS:
+        raise ApiError(400, f"letters must be at most {MAX_LETTERS} characters; got {len(letters)}")
+    try:
+        check_letters(letters)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    return letters
+
+
+def settings_to_reset() -> dict:
+    """The request's reset settings that were given, each checked, or a 400."""
     kinds = {"dim": "integer", "seed": "integer", "learning_rate": "number"}
     body = json_object(set(kinds))
     given = {key: typed(body, key, kind) for key, kind in kinds.items() if key in body}
@@ -45,8 +58,7 @@ def reset():
         check_config(**{**DEFAULTS, **given})  # each setting is checked on its own: defaults fill in
     except ValueError as error:
         raise ApiError(400, str(error)) from None
-    snapshot, _ = get_store("perceptron").transact(lambda model: model.reset(**given))
-    return json_response(_document(snapshot))
+    return given
 
 
 def _document(snapshot: Snapshot[Perceptron]) -> bytes:
