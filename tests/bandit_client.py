@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from bench.checks import disagreements, without_pid  # noqa: F401  (without_pid: used by the tests)
 from voweler.tickets import TOKEN_LENGTH, TicketSigner
 
 SHOW, SERVE, REWARD = "/api/bandit", "/api/bandit/serve", "/api/bandit/reward"
@@ -61,10 +62,6 @@ def resign(token: str, secret: bytes, ttl: int = 3600, now: float | None = None,
 
 def made_up(rng: random.Random) -> str:
     return "".join(rng.choice(B64URL) for _ in range(TOKEN_LENGTH))
-
-
-def without_pid(document: dict) -> dict:
-    return {key: value for key, value in document.items() if key != "pid"}
 
 
 def error_problems(body, status: int, code: str | None = None) -> list[str]:
@@ -117,11 +114,4 @@ def count_problems(document: dict, served: Counter, clicked: Counter, *, unackno
 
 def worker_problems(documents: dict[int, dict], processes: int) -> list[str]:
     """Whether every worker reports the same bandit (the whole document but its pid)."""
-    found = []
-    if len(documents) != processes:
-        found.append(f"only {len(documents)} of {processes} workers answered")
-    distinct = {repr(without_pid(doc)) for doc in documents.values()}
-    if len(distinct) > 1:
-        summary = sorted((doc["version"], doc["impressions"], doc["clicks"]) for doc in documents.values())
-        found.append(f"workers disagree: (version, impressions, clicks) = {summary}")
-    return found
+    return disagreements(documents, processes)

@@ -6,9 +6,16 @@ redis-server installed they are skipped, unless VOWELER_REQUIRE_REDIS=1 (as in .
 that an error.
 """
 
+import sys
+
 import pytest
 
 from redis_server import RedisServer, need_redis_server
+from voweler.deployment import REPO
+
+# bench/ is not installed: the tests import its checks (bench/checks.py) from the checkout
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
 
 # Apps that only import under uWSGI; the tests start them with `uwsgi --module`.
 collect_ignore = ["uwsgi_apps"]

@@ -9,19 +9,13 @@ show they pass against voweler and another that they fail against a deliberately
 from __future__ import annotations
 
 import random
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from voweler.deployment import REPO
+from bench.checks import Train as Ack  # an acknowledged training request (tests/conftest.py puts bench on the path)
+from bench.checks import check_perceptron, disagreements, every_worker  # noqa: F401  (used by the tests)
 from voweler.models.perceptron import ALPHABET
-
-if str(REPO) not in sys.path:  # bench/ is not installed: import it from the checkout
-    sys.path.insert(0, str(REPO))
-
-from bench.checks import Train as Ack  # noqa: E402  (an acknowledged training request)
-from bench.checks import check_perceptron, disagreements, every_worker  # noqa: E402, F401  (used by the tests)
 
 
 def random_batches(count: int, seed: int = 0, longest: int = 6) -> list[str]:
