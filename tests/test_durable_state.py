@@ -9,6 +9,8 @@ pin the pieces without uWSGI.
 from __future__ import annotations
 
 import mmap
+import random
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from voweler.deployment import Deployment
 from voweler.models import Perceptron
 from voweler.state import StateError, durable
 from voweler.state.sharedarea import SharedAreaStore
+from voweler.state.tally import CellTally
 
 WORKERS = 4
 AREA_FILES = ("perceptron.area", "bandit.area", "bandit-tally.area")
@@ -160,11 +163,44 @@ def test_in_the_same_boot_the_area_files_win_over_an_older_snapshot():
         assert everything(server.url) == before  # not the empty state in the snapshot
 
 
-def test_a_second_uwsgi_on_the_same_data_directory_refuses_to_start(server):
+def test_a_second_uwsgi_on_the_same_data_directory_refuses_to_start_and_seals_nothing(server):
     second = Deployment(processes=1, data_dir=server.data_dir)
     with pytest.raises(RuntimeError, match="is in use by another uWSGI"):
         second.start(timeout=30)
     assert requests.get(server.url + "/api/health", timeout=30).status_code == 200
+    # its exit hook ran too, but the files are live: sealing them would make the next start
+    # after a machine crash trust torn files instead of the snapshots
+    assert not (server.data_dir / "sealed").exists()
+
+
+def test_a_data_directory_in_dev_shm_is_durable_too(tmp_path):
+    data_dir = Path("/dev/shm") / tmp_path.name
+    try:
+        with Deployment(processes=1, data_dir=data_dir) as server:
+            assert "a new data directory" in server.log()
+            with pytest.raises(RuntimeError, match="is in use by another uWSGI"):
+                Deployment(processes=1, data_dir=data_dir).start(timeout=30)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_lazy_apps_is_refused_with_durable_areas():
+    with pytest.raises(RuntimeError, match="remove lazy-apps"):
+        Deployment(processes=1, args=("--lazy-apps",)).start(timeout=30)
+
+
+def test_a_start_that_fails_on_a_damaged_snapshot_seals_nothing(server):
+    make_history(server.url)
+    time.sleep(0.5)
+    server.kill()
+    (server.data_dir / "boot_id").write_text("a-boot-before-the-crash\n")
+    (server.data_dir / "bandit.area.snapshot").write_bytes(b"damaged")
+    with pytest.raises(RuntimeError, match="is damaged"):
+        server.start(timeout=30)
+    # a sealed directory would be trusted as is by the next start, skipping the snapshots
+    assert not (server.data_dir / "sealed").exists()
+    with pytest.raises(RuntimeError, match="is damaged"):
+        server.start(timeout=30)
 
 
 def test_an_area_file_of_another_program_is_refused_not_overwritten(tmp_path):
@@ -211,6 +247,50 @@ def test_the_flusher_writes_a_snapshot_only_when_the_area_changed(area):
     assert durable.Flusher([area]).flush() == 0  # a new flusher knows the snapshot on disk
 
 
+class CommitsBetweenCopies:
+    """A lock around which another writer commits a change of two areas as soon as the flusher
+    lets go of it: what a bandit edit does (the experiment, then the tally follows)."""
+
+    def __init__(self, commit):
+        self._lock, self.commit = threading.Lock(), commit
+
+    def __enter__(self):
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info):
+        self._lock.release()
+        self.commit()
+
+
+def test_the_flusher_snapshots_every_area_at_one_moment(tmp_path):
+    # The invariant of the two areas: the second (a tally) never holds a value newer than the
+    # first (its experiment). Copied one by one, a commit between the copies would break it.
+    paths, maps = [tmp_path / "experiment.area", tmp_path / "tally.area"], []
+    for path in paths:
+        path.write_bytes(bytes(4096))
+        with open(path, "r+b") as file:
+            maps.append(mmap.mmap(file.fileno(), 4096, mmap.MAP_SHARED))
+    experiment, tally = (memoryview(m) for m in maps)
+
+    def commit():
+        if experiment[0] < 5:
+            experiment[0] += 1  # the experiment changes first...
+            tally[0] = experiment[0]  # ...and the tally follows it
+
+    areas = [
+        durable.FileArea(0, experiment, CommitsBetweenCopies(commit), paths[0]),
+        durable.FileArea(1, tally, threading.Lock(), paths[1]),
+    ]
+    flusher = durable.Flusher(areas)
+    for _ in range(3):
+        flusher.flush()
+        saved = [durable.read_snapshot(area.snapshot_path)[0] for area in areas]
+        assert saved[1] <= saved[0], f"the tally's snapshot ({saved[1]}) is newer than its experiment's ({saved[0]})"
+    experiment.release(), tally.release()
+    for m in maps:
+        m.close()
+
+
 def test_a_damaged_snapshot_is_an_error_not_a_silent_reset(area):
     durable.write_snapshot(area.snapshot_path, bytes(area.memory))
     blob = bytearray(area.snapshot_path.read_bytes())
@@ -242,6 +322,25 @@ def test_recover_trusts_the_files_unless_the_machine_restarted_without_a_clean_s
     assert (area.path.parent / "boot_id").read_text().strip() == "this-boot"
     assert not (area.path.parent / "sealed").exists()
     durable._held_lock.close()
+
+
+def test_areas_resized_since_the_directory_was_written_are_refused(area, monkeypatch):
+    monkeypatch.setattr(durable, "_held_lock", None)
+    durable.recover([area])
+    durable._held_lock.close()
+    monkeypatch.setattr(durable, "_held_lock", None)
+    smaller = durable.FileArea(0, area.memory[:4096], area.lock, area.path)
+    with pytest.raises(StateError, match="are not the ones .* was written with"):
+        durable.recover([smaller])
+    durable._held_lock.close()
+
+
+def test_a_foreign_tally_file_is_refused_untouched():
+    foreign = bytearray(random.Random(1).randbytes(CellTally.bytes_needed()))
+    before = bytes(foreign)
+    with pytest.raises(StateError, match="another layout or program"):
+        CellTally(foreign, threading.Lock(), "area 2")
+    assert bytes(foreign) == before  # not even the journal's recovery wrote into it
 
 
 def test_a_snapshot_of_another_size_is_refused_before_anything_changes(area, monkeypatch, tmp_path):

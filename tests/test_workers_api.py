@@ -69,7 +69,11 @@ class TestUnderUwsgi:
         # the worker that read the stats was in the middle of this very request
         answering = next(w for w in doc["workers"] if w["pid"] == doc["pid"])
         assert answering["status"] == "busy"
-        assert doc["locks"] == {"perceptron": None, "bandit": None, "bandit_tally": None}
+        # no worker holds a model's lock between requests; the flusher mule (a child of the master,
+        # not a worker) may, for the moment it copies the areas
+        assert set(doc["locks"]) == {"perceptron", "bandit", "bandit_tally"}
+        for holder in doc["locks"].values():
+            assert holder is None or (holder not in server.worker_pids() and parent_pid(holder) == server.process.pid)
 
     def test_it_summarizes_the_stats_servers_own_document(self, server):
         raw = read_stats(server.stats_address)  # the reader the endpoint uses, on the real server
@@ -135,6 +139,10 @@ def test_a_stats_server_on_a_unix_socket():
         doc = workers(server)
         assert doc["stats"] == path
         assert sorted(w["pid"] for w in doc["workers"]) == sorted(server.worker_pids())
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def serve_once(reply: bytes | None) -> tuple[str, socket.socket]:

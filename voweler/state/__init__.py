@@ -41,7 +41,8 @@ def prepare(url: str) -> str | None:
     Under uWSGI with file-backed SharedAreas this runs in the master, before any worker: it
     claims the data directory and, after a machine crash, restores the last snapshots (see
     :mod:`voweler.state.durable`). Returns what it did, for the log; None where there is nothing
-    to do (other backends, or ``lazy-apps``, where only workers load the app).
+    to do (other backends, anonymous areas). ``lazy-apps``, where only workers load the app, is
+    refused with file-backed areas: nothing would claim the directory or restore it.
     """
     if _scheme(url) != "sharedarea":
         return None
@@ -49,10 +50,15 @@ def prepare(url: str) -> str | None:
         import uwsgi
     except ImportError:
         return None  # open_store says why sharedarea:// needs uWSGI
-    if uwsgi.worker_id() != 0:
-        return None
     from voweler.state import durable
 
+    if uwsgi.worker_id() != 0:
+        if durable.file_areas():
+            raise StateError(
+                "durable SharedAreas are prepared by the master before the workers start: remove lazy-apps "
+                "(or lazy) from the uWSGI options"
+            )
+        return None
     return durable.recover()
 
 

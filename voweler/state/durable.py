@@ -36,6 +36,7 @@ Linux only: the backing file of an area is found in ``/proc/self/maps``, and the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import hashlib
@@ -55,6 +56,7 @@ SNAPSHOT_SUFFIX = ".snapshot"
 SEALED = "sealed"  # written by uwsgi.ini's exit hook after syncing the area files
 BOOT_MARKER = "boot_id"  # the boot in which the area files were last in use
 LOCK = "lock"
+LAYOUT = "layout"  # each area's number, file and size, as first started
 
 # magic, area size, BLAKE2b-256 of the area's bytes; then the bytes
 _SNAPSHOT_HEADER = struct.Struct("<8sQ32s")
@@ -97,7 +99,8 @@ def backing_file(memory: memoryview, maps: Path = Path("/proc/self/maps")) -> Pa
         if start <= address < end:
             shared = fields[1][3] == "s"
             path = fields[5] if len(fields) == 6 else ""
-            if shared and path.startswith("/") and not path.endswith("(deleted)") and not path.startswith("/dev/"):
+            # anonymous shared memory shows as "/dev/zero (deleted)"; /dev/shm/... is a real file
+            if shared and path.startswith("/") and not path.endswith("(deleted)") and path != "/dev/zero":
                 return Path(path)
             return None
     return None
@@ -127,12 +130,16 @@ def write_snapshot(path: Path, data: bytes) -> None:
     """Replace the snapshot at ``path`` with ``data``, atomically and durably."""
     header = _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, len(data), _digest(data))
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as out:
-        out.write(header)
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as out:
+            out.write(header)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a full disk, say: leave the last good snapshot alone
+        raise
     _fsync_directory(path.parent)
 
 
@@ -197,6 +204,7 @@ def recover(areas: list[FileArea] | None = None) -> str:
         raise StateError(f"the SharedArea files must share one data directory, not {sorted(map(str, directories))}")
     directory = directories.pop()
     _lock_directory(directory)
+    _check_layout(areas, directory)
 
     boot = current_boot()
     sealed, marker = directory / SEALED, directory / BOOT_MARKER
@@ -206,7 +214,7 @@ def recover(areas: list[FileArea] | None = None) -> str:
     elif sealed.exists():
         decision = f"resuming from the area files in {directory} (uWSGI stopped cleanly)"
     elif boot and last_boot == boot:
-        decision = f"resuming from the area files in {directory}"
+        decision = f"resuming from the area files in {directory} (the machine has not restarted since)"
     else:
         decision = _restore_snapshots(areas, directory)
 
@@ -221,7 +229,27 @@ def recover(areas: list[FileArea] | None = None) -> str:
     for area in areas:  # a snapshot cut short when the last flusher was stopped
         area.snapshot_path.with_name(area.snapshot_path.name + ".tmp").unlink(missing_ok=True)
     _fsync_directory(directory)
+    _name_holder()
     return decision
+
+
+def _check_layout(areas: list[FileArea], directory: Path) -> None:
+    """Refuse areas of other sizes than the ones this directory was written with.
+
+    A store splits its area into two slots at half its size, so a resized area would read its
+    second slot at the wrong offset and quietly resume from an older state.
+    """
+    layout = directory / LAYOUT
+    wanted = "".join(f"{area.index} {area.path.name} {len(area.memory)}\n" for area in areas)
+    if layout.exists():
+        found = layout.read_text()
+        if found != wanted:
+            raise StateError(
+                f"the SharedAreas of uwsgi.ini ({wanted.strip()!r}) are not the ones {directory} was written "
+                f"with ({found.strip()!r}): start with the uwsgi.ini it was made with, or a new VOWELER_DATA_DIR"
+            )
+    else:
+        layout.write_text(wanted)
 
 
 def _restore_snapshots(areas: list[FileArea], directory: Path) -> str:
@@ -254,17 +282,26 @@ def _lock_directory(directory: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = handle.read().strip() or "unknown"
+        holder = handle.read().strip() or "not yet known"
         handle.close()
         raise StateError(
             f"the data directory {directory} is in use by another uWSGI (master pid {holder}): "
             "give each deployment its own VOWELER_DATA_DIR"
         ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
     _held_lock = handle  # inherited by the workers and the mule, released when the last one exits
+
+
+def _name_holder() -> None:
+    """Write this master's pid into the lock file, once the directory is ready to be used.
+
+    uwsgi.ini's exit hook seals the files only if its master's pid is there, so a master that
+    failed before this point (refused, a damaged snapshot, another layout) never seals files
+    that it did not prepare.
+    """
+    _held_lock.seek(0)
+    _held_lock.truncate()
+    _held_lock.write(f"{os.getpid()}\n")
+    _held_lock.flush()
 
 
 # -- the flusher --------------------------------------------------------------------------------
@@ -303,11 +340,21 @@ class Flusher:
                 self._written[area.index] = _digest(data)
 
     def flush(self) -> int:
-        """Snapshot every area that changed since its last snapshot; returns how many."""
+        """Snapshot every area that changed since its last snapshot; returns how many.
+
+        All areas are copied in one moment, holding every area's lock: the bandit's tally
+        follows its experiment (a new test, a removed arm), so copies of the two taken at
+        different moments could restore a tally ahead of its experiment. Locks are taken in
+        area order, and a worker holds at most one at a time, so this cannot deadlock. The
+        snapshots are then written in area order: a crash between two leaves the later areas
+        (the tally) older, never newer, than the earlier ones, which a tally tolerates.
+        """
+        with contextlib.ExitStack() as held:
+            for area in self.areas:
+                held.enter_context(area.lock)
+            copies = [bytes(area.memory) for area in self.areas]  # no writer is half-way
         written = 0
-        for area in self.areas:
-            with area.lock:  # no writer is half-way: the copy is one consistent state
-                data = bytes(area.memory)
+        for area, data in zip(self.areas, copies):
             digest = _digest(data)
             if self._written.get(area.index) != digest:
                 write_snapshot(area.snapshot_path, data)

@@ -194,6 +194,10 @@ class CellTally(Tally):
 
     def _format(self) -> None:
         layout = [self.slots, self.window, self.log_capacity]
+        # Before the first change(), whose journal recovery would write into a foreign file: a
+        # tally's magic cell is zero (never formatted) or its own magic, nothing else.
+        if self._cells.get(_MAGIC) not in (0, MAGIC):
+            raise StateError(f"{self.where} holds data of another layout or program; give the tally a fresh area")
         with self._cells.change() as group:
             if group.get(_MAGIC) == 0:
                 for offset, value in enumerate(layout, start=_SLOTS):
