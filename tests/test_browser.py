@@ -259,6 +259,64 @@ def test_an_api_error_is_shown_with_the_servers_message(page, server):
     expect(alert.locator(".alert")).to_have_count(0)
 
 
+def test_an_error_shows_where_the_person_is_looking_on_a_phone(browser, server):
+    from playwright.sync_api import expect
+
+    # At 390 px the alert area is far above the reset form: the error is brought into view and
+    # focused, and dismissing it gives the focus back to where the person was.
+    reset_models(server.url)
+    context, page, watch = open_page(browser, server, 390)
+    try:
+        watch.allow(400)
+        page.fill("#reset-dim", "5000")
+        button = page.get_by_role("button", name="Reset the model")
+        button.click()
+        error = page.locator("#perceptron-alerts .alert", has_text="dim must be an integer from 1 to 4096; got 5000")
+        expect(error).to_be_in_viewport()
+        expect(error).to_be_focused()
+        page.screenshot(path=SCREENSHOTS / "error-in-view-390.png")  # what the person sees
+        error.get_by_role("button", name="Dismiss this error").click()
+        expect(page.locator("#perceptron-alerts .alert")).to_have_count(0)
+        expect(button).to_be_focused()
+        watch.check()
+    finally:
+        context.close()
+
+
+def test_an_error_alert_goes_when_the_same_kind_of_action_next_succeeds(page, server):
+    from playwright.sync_api import expect
+
+    page.watch.allow(400)
+    alerts = page.locator("#bandit-alerts .alert")
+    page.fill("#arm-name", "a/b")
+    page.get_by_role("button", name="Add arm").click()
+    expect(alerts).to_have_count(1)
+    expect(alerts).to_contain_text("Adding arm “a/b” failed")
+    # an error of another kind stays: a true CTR that is not a rate
+    page.fill('#sim-table input[aria-label="True CTR of arm A"]', "2")
+    page.get_by_role("button", name="Start the simulator").click()
+    expect(alerts).to_have_count(2)
+    page.fill("#arm-name", "green")
+    page.get_by_role("button", name="Add arm").click()
+    expect(page.locator('#arms-table tr[data-arm="green"]')).to_have_count(1)
+    expect(alerts).to_have_count(1)
+    expect(alerts).to_contain_text("Starting the simulator failed")
+
+    # the perceptron: a failed reset stays through training, and goes with the next good reset
+    perceptron_alerts = page.locator("#perceptron-alerts .alert")
+    page.fill("#reset-dim", "5000")
+    page.get_by_role("button", name="Reset the model").click()
+    expect(perceptron_alerts).to_have_count(1)
+    version = perceptron(server)["version"]
+    page.locator('.tile[data-letter="a"]').click()
+    expect(page.locator("#p-version")).to_have_text(f"{version + 1:,}")
+    expect(perceptron_alerts).to_have_count(1)
+    page.fill("#reset-dim", "20")
+    page.get_by_role("button", name="Reset the model").click()
+    expect(page.locator("#p-config")).to_contain_text("dimension 20")
+    expect(perceptron_alerts).to_have_count(0)
+
+
 # --- the bandit -------------------------------------------------------------------------------
 
 
@@ -354,6 +412,54 @@ def test_a_burst_and_all_workers_agree(page, server):
         expect(page.locator(f'#uwsgi-table tr[data-pid="{pid}"]')).to_have_count(1)
     expect(page.locator("#uwsgi-summary")).to_contain_text(f"master pid {server.process.pid}, 4 workers")
     shoot(page, "workers-after-burst-1280", "#workers")
+
+
+def test_a_pid_has_the_same_colour_in_every_tab(browser, server):
+    from playwright.sync_api import expect
+
+    # Two tabs that first hear from different workers: every pid still gets one colour in both.
+    reset_models(server.url)
+    pids = sorted(server.worker_pids())
+    assert len(pids) == 4
+
+    def only_from(pid):
+        """Answer the page's GETs with what worker `pid` says (asking again until it answers)."""
+
+        def handle(route):
+            if route.request.method != "GET":
+                return route.continue_()
+            for _ in range(200):
+                response = route.fetch()
+                try:
+                    answered = response.json().get("pid")
+                except ValueError:
+                    break
+                if answered in (pid, None):
+                    break
+            route.fulfill(response=response)
+
+        return handle
+
+    colours = []
+    for first in (pids[0], pids[-1]):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        watch = Watch(page)
+        page.route("**/api/**", only_from(first))
+        try:
+            page.goto(server.url + "/")
+            expect(page.locator("#uwsgi-table tbody tr")).to_have_count(4)
+            chips = page.locator("#uwsgi-table .pid-chip")
+            expect(chips).to_have_count(4)
+            colours.append(dict(page.evaluate(
+                "() => [...document.querySelectorAll('#uwsgi-table .pid-chip')].map((chip) => [Number(chip.textContent), getComputedStyle(chip).backgroundColor])"
+            )))
+            watch.check()
+        finally:
+            context.close()
+    assert sorted(colours[0]) == pids
+    assert colours[0] == colours[1]
+    assert len(set(colours[0].values())) > 1
 
 
 def test_changes_by_another_client_show_without_reloading(page, server):

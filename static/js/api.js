@@ -70,32 +70,58 @@ export async function api(method, path, body, { signal } = {}) {
 }
 
 /**
- * An alert area (role="alert") that lists errors until the person dismisses them. The same
- * error again is counted, not repeated; at most `keep` different errors are shown.
+ * An alert area (role="alert") that lists errors until the person dismisses them, or until the
+ * same kind of action next succeeds (`resolve(kind)`). The same error again is counted, not
+ * repeated; at most `keep` different errors are shown.
  */
 export class Alerts {
   constructor(element, keep = 4) {
     this.element = element;
     this.keep = keep;
+    this.returnFocus = new WeakMap(); // alert -> where the focus was before the alert took it
   }
 
-  /** Show `error` (an ApiError or any Error) as the failure of `what` ("Training a"). */
-  show(what, error) {
+  /**
+   * Show `error` (an ApiError or any Error) as the failure of `what` ("Training a"). `kind` names
+   * the action ("train"), for `resolve`. `from` is the control the person just used: the alert
+   * is then scrolled into view and, unless the person has moved on, takes the focus (dismissing
+   * it gives the focus back, or moves it to `returnTo`), since the alert area may be far from
+   * that control.
+   */
+  show(what, error, { kind = what, from = null, returnTo = null } = {}) {
     if (error?.name === "AbortError") return;
     const message = error instanceof ApiError ? error.message : String(error?.message || error);
     const detail = error instanceof ApiError ? error.detail : "";
     const key = `${what}\n${message}`;
-    const same = [...this.element.children].find((item) => item.dataset.key === key);
-    if (same) {
-      const count = Number(same.dataset.count) + 1;
-      same.dataset.count = count;
-      same.querySelector(".count").textContent = ` (${count} times)`;
-      this.element.append(same); // newest last
-      return;
+    let item = [...this.element.children].find((alert) => alert.dataset.key === key);
+    if (item) {
+      const count = Number(item.dataset.count) + 1;
+      item.dataset.count = count;
+      item.querySelector(".count").textContent = ` (${count} times)`;
+      this.element.append(item); // newest last
+    } else {
+      item = this.#build(what, message, detail, key, kind);
+      this.element.append(item);
+      while (this.element.children.length > this.keep) this.#remove(this.element.firstElementChild);
     }
+    if (from) this.#bringToView(item, from, returnTo);
+  }
+
+  /** The same kind of action succeeded: its errors are over. */
+  resolve(kind) {
+    for (const item of [...this.element.children]) if (item.dataset.kind === kind) this.#remove(item);
+  }
+
+  clear() {
+    for (const item of [...this.element.children]) this.#remove(item);
+  }
+
+  #build(what, message, detail, key, kind) {
     const item = document.createElement("div");
     item.className = "alert";
+    item.tabIndex = -1; // focusable by the page, not a tab stop
     item.dataset.key = key;
+    item.dataset.kind = kind;
     item.dataset.count = 1;
     const text = document.createElement("p");
     const strong = document.createElement("strong");
@@ -113,13 +139,26 @@ export class Alerts {
     dismiss.className = "dismiss";
     dismiss.setAttribute("aria-label", "Dismiss this error");
     dismiss.textContent = "×";
-    dismiss.addEventListener("click", () => item.remove());
+    dismiss.addEventListener("click", () => this.#remove(item));
     item.append(dismiss, text, small);
-    this.element.append(item);
-    while (this.element.children.length > this.keep) this.element.firstElementChild.remove();
+    return item;
   }
 
-  clear() {
-    this.element.replaceChildren();
+  #bringToView(item, from, returnTo) {
+    const focused = document.activeElement;
+    const stillThere = !focused || focused === document.body || from.contains(focused) || this.element.contains(focused);
+    if (!stillThere) return; // the person is busy elsewhere: do not pull them away
+    item.scrollIntoView({ block: "nearest" });
+    if (returnTo) this.returnFocus.set(item, returnTo);
+    else if (!this.element.contains(focused)) this.returnFocus.set(item, focused);
+    else if (focused !== item) this.returnFocus.set(item, this.returnFocus.get(focused.closest(".alert")));
+    item.focus({ preventScroll: true });
+  }
+
+  #remove(item) {
+    const hadFocus = item.contains(document.activeElement);
+    const back = this.returnFocus.get(item);
+    item.remove();
+    if (hadFocus && back?.isConnected) back.focus(); // and back to where the person was
   }
 }

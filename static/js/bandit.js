@@ -47,7 +47,7 @@ export function setupBandit(live) {
           mean: h("td", { class: "num" }),
           propensity: h("td", { class: "num" }),
           share: h("td", { class: "num wide-only" }),
-          remove: h("button", { type: "button", class: "remove", "aria-label": `Remove arm ${arm.name}`, title: `Remove arm ${arm.name}`, onclick: () => removeArm(arm.name) }, "✕"),
+          remove: h("button", { type: "button", class: "remove", "aria-label": `Remove arm ${arm.name}`, title: `Remove arm ${arm.name}`, onclick: (event) => removeArm(arm.name, event.currentTarget) }, "✕"),
         };
         const row = h(
           "tr",
@@ -73,12 +73,13 @@ export function setupBandit(live) {
     while (armsBody.children.length > rows.length) armsBody.lastElementChild.remove();
   }
 
-  async function removeArm(name) {
+  async function removeArm(name, button) {
     const startedAt = performance.now();
     try {
       live.offer(await api("DELETE", `/api/bandit/arms/${encodeURIComponent(name)}`), startedAt);
+      alerts.resolve("remove-arm");
     } catch (error) {
-      alerts.show(`Removing arm “${name}”`, error);
+      alerts.show(`Removing arm “${name}”`, error, { kind: "remove-arm", from: button });
     }
   }
 
@@ -93,20 +94,23 @@ export function setupBandit(live) {
     const startedAt = performance.now();
     try {
       live.offer(await api("POST", "/api/bandit/arms", body), startedAt);
+      alerts.resolve("add-arm");
       form.reset();
     } catch (error) {
-      alerts.show(`Adding arm “${body.name}”`, error);
+      alerts.show(`Adding arm “${body.name}”`, error, { kind: "add-arm", from: form });
     }
   });
 
-  $("#bandit-new-test").addEventListener("click", async () => {
+  $("#bandit-new-test").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
     const arms = (live.doc?.arms ?? []).map((arm) => ({ name: arm.name, prior_ctr: arm.prior.ctr, prior_impressions: arm.prior.impressions }));
     const startedAt = performance.now();
     try {
       live.offer(await api("POST", "/api/bandit/reset", { arms }), startedAt);
+      alerts.resolve("new-test");
       simulator.clear();
     } catch (error) {
-      alerts.show("Starting a new test", error);
+      alerts.show("Starting a new test", error, { kind: "new-test", from: button });
     }
   });
   return { simulator };
@@ -287,11 +291,13 @@ class Simulator {
   run() {
     const invalid = this.invalidCtrs();
     if (invalid.length) {
-      this.alerts.show("Starting the simulator", new Error(`each true CTR must be a number from 0 to 1 (${invalid.map((i) => i.getAttribute("aria-label").replace("True CTR of arm ", "")).join(", ")})`));
-      invalid[0].focus();
+      const names = invalid.map((input) => input.getAttribute("aria-label").replace("True CTR of arm ", ""));
+      const error = new Error(`each true CTR must be a number from 0 to 1 (${names.join(", ")})`);
+      this.alerts.show("Starting the simulator", error, { kind: "simulator", from: this.start, returnTo: invalid[0] });
       return;
     }
     this.running = true;
+    this.resolved = false; // the simulator's errors go with its first good visit
     this.start.disabled = true;
     this.stop.disabled = false;
     this.restartClock();
@@ -338,6 +344,10 @@ class Simulator {
       arm.shown += 1;
       this.perArm.set(served.arm, arm);
       await api("POST", "/api/bandit/reward", { ticket: served.ticket, clicked });
+      if (!this.resolved) {
+        this.resolved = true;
+        this.alerts.resolve("simulator");
+      }
       if (clicked) {
         this.clicks += 1;
         arm.clicks += 1;
@@ -356,7 +366,7 @@ class Simulator {
         this.refused += 1;
         this.lastRefusal = error.message;
       } else {
-        if (this.running) this.alerts.show("The traffic simulator", error);
+        if (this.running) this.alerts.show("The traffic simulator", error, { kind: "simulator" });
         this.halt();
       }
     } finally {

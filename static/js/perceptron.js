@@ -24,7 +24,7 @@ export function setupPerceptron(live) {
       h("span", { class: "t-margin", "aria-hidden": "true" }, h("span", { class: "t-bar" })),
       h("span", { class: "t-num" }),
     );
-    tile.addEventListener("click", () => train(letter));
+    tile.addEventListener("click", () => train(letter, tile));
     tiles.set(letter, tile);
     container.append(tile);
   }
@@ -34,23 +34,24 @@ export function setupPerceptron(live) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || event.isComposing) return;
     const target = event.target;
     if (target.closest?.("input, textarea, select, [contenteditable]")) return;
-    if (/^[a-zA-Z]$/.test(event.key)) train(event.key.toLowerCase());
+    if (/^[a-zA-Z]$/.test(event.key)) train(event.key.toLowerCase(), target);
   });
 
   // Batches.
   const batches = { alphabet: ALPHABET, vowels: VOWELS, consonants: CONSONANTS };
   for (const button of $$("[data-batch]")) {
-    button.addEventListener("click", () => train(batches[button.dataset.batch]));
+    button.addEventListener("click", () => train(batches[button.dataset.batch], button));
   }
   $("#random-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const n = Number($("#random-count").value);
     if (!Number.isInteger(n) || n < 1 || n > MAX_LETTERS) {
-      alerts.show("Training random letters", new Error(`enter a whole number of letters from 1 to ${MAX_LETTERS}`));
+      const error = new Error(`enter a whole number of letters from 1 to ${MAX_LETTERS}`);
+      alerts.show("Training random letters", error, { kind: "train", from: event.target });
       return;
     }
     const letters = Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * 26)]).join("");
-    train(letters);
+    train(letters, event.target);
   });
 
   // Reset: the form shows the model's settings, unless the person is editing them.
@@ -75,22 +76,26 @@ export function setupPerceptron(live) {
       const doc = await api("POST", "/api/perceptron/reset", body);
       for (const input of Object.values(fields)) delete input.dataset.dirty;
       live.offer(doc, startedAt);
+      alerts.resolve("reset");
       lesson.textContent = `Started over: dimension ${doc.dim}, seed ${doc.seed}, learning rate ${fmt(doc.learning_rate, 6)} (version ${count(doc.version)}).`;
     } catch (error) {
-      alerts.show("Resetting the model", error);
+      alerts.show("Resetting the model", error, { kind: "reset", from: form });
     }
   });
 
-  async function train(letters) {
+  /** Train `letters`; `from` is the control (or element) the person used, for an error. */
+  async function train(letters, from = null) {
     const before = live.doc;
     for (const letter of new Set(letters)) flash(tiles.get(letter));
     const startedAt = performance.now();
     try {
       const doc = await api("POST", "/api/perceptron/train", { letters });
       live.offer(doc, startedAt);
+      alerts.resolve("train");
       lesson.textContent = describeLesson(before, doc, letters);
     } catch (error) {
-      alerts.show(letters.length === 1 ? `Training “${letters}”` : `Training ${letters.length} letters`, error);
+      const what = letters.length === 1 ? `Training “${letters}”` : `Training ${letters.length} letters`;
+      alerts.show(what, error, { kind: "train", from });
     }
   }
 

@@ -5,27 +5,29 @@ import { Alerts, api, onAnswer } from "./api.js";
 import { $, ago, count, fmt, h } from "./dom.js";
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz";
-const PID_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#6b4c9a", "#8C8C8C"];
+const PID_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#6b4c9a", "#882255"]; // no grey: it reads as "stopped"
+// A pid's colour comes from the pid alone, so that every tab shows it alike; the workers of one
+// server usually have consecutive pids, which this keeps apart (up to 8 of them).
+const pidColour = (pid) => PID_COLOURS[Math.abs(pid) % PID_COLOURS.length];
+// white text is hard to read on the two light colours (contrast about 2.3:1): dark text there
+const LIGHT_COLOURS = new Set(["#E69F00", "#56B4E9"]);
+const pidText = (pid) => (LIGHT_COLOURS.has(pidColour(pid)) ? "#111" : "#fff");
 const LOG_LENGTH = 12;
 const MAX_CHECK_READS = 100;
 
 export function setupWorkers({ perceptron, poller }) {
   const alerts = new Alerts($("#workers-alerts"));
-  const seen = new Map(); // pid -> {answers, perceptron, bandit, colour}
+  const seen = new Map(); // pid -> {answers, perceptron, bandit}
   const log = [];
   let stats = null; // the last GET /api/workers
   let previousStats = null;
   let frame = 0;
 
-  const colourOf = (pid) => {
-    if (!seen.has(pid)) seen.set(pid, { answers: 0, perceptron: null, bandit: null, colour: PID_COLOURS[seen.size % PID_COLOURS.length] });
-    return seen.get(pid).colour;
-  };
-  const chip = (pid) => h("span", { class: "pid-chip", style: `--pid: ${colourOf(pid)}` }, String(pid));
+  const chip = (pid) => h("span", { class: "pid-chip", style: `--pid: ${pidColour(pid)}; --pid-text: ${pidText(pid)}` }, String(pid));
 
   onAnswer((answer) => {
     if (answer.pid === null) return;
-    colourOf(answer.pid);
+    if (!seen.has(answer.pid)) seen.set(answer.pid, { answers: 0, perceptron: null, bandit: null });
     const entry = seen.get(answer.pid);
     entry.answers += 1;
     if (answer.version !== null && answer.status < 300) {
@@ -133,7 +135,7 @@ export function setupWorkers({ perceptron, poller }) {
     event.preventDefault();
     const n = Number($("#burst-count").value);
     if (!Number.isInteger(n) || n < 1 || n > 1000) {
-      alerts.show("The burst", new Error("enter a whole number of requests from 1 to 1000"));
+      alerts.show("The burst", new Error("enter a whole number of requests from 1 to 1000"), { kind: "burst", from: form });
       return;
     }
     const button = form.querySelector("button");
@@ -143,7 +145,7 @@ export function setupWorkers({ perceptron, poller }) {
       await burst(n);
     } catch (error) {
       result.textContent = "";
-      alerts.show("The burst", error);
+      alerts.show("The burst", error, { kind: "burst", from: form });
     } finally {
       button.disabled = false;
     }
@@ -157,7 +159,8 @@ export function setupWorkers({ perceptron, poller }) {
     const answers = settled.filter((outcome) => outcome.status === "fulfilled").map((outcome) => outcome.value);
     const failures = settled.filter((outcome) => outcome.status === "rejected").map((outcome) => outcome.reason);
     for (const doc of answers) perceptron.offer(doc, startedAt);
-    for (const error of failures) alerts.show("A training request of the burst", error);
+    if (failures.length === 0) alerts.resolve("burst");
+    for (const error of failures) alerts.show("A training request of the burst", error, { kind: "burst" });
 
     const byPid = new Map();
     for (const doc of answers) byPid.set(doc.pid, (byPid.get(doc.pid) ?? 0) + 1);
