@@ -236,6 +236,24 @@ def error_problems(body, status: int) -> list[str]:
 # -- the perceptron -----------------------------------------------------------------------------
 
 
+def _version_gaps(
+    f: Findings, model: str, acknowledged: Sequence[int], v0: int, vf: int, why: str = ""
+) -> tuple[list[int], bool]:
+    """Fail versions answered twice or outside the run (v0, vf]. Returns the versions nobody was
+    answered, and whether the acknowledged versions can be one history."""
+    seen = Counter(acknowledged)
+    duplicates = sum(n - 1 for n in seen.values())
+    if duplicates:
+        f.fail("versions", f"{model}: {duplicates:,} versions were answered twice{why}")
+    stray = sorted(v for v in seen if not v0 < v <= vf)
+    if stray:
+        f.fail(
+            "versions",
+            f"{model}: {len(stray)} acknowledged versions are not in the final history (first {stray[0]}; history {v0 + 1}..{vf})",
+        )
+    return [v for v in range(v0 + 1, vf + 1) if v not in seen], not duplicates and not stray
+
+
 def check_perceptron(
     initial: dict,
     acks: Sequence[Train],
@@ -258,21 +276,9 @@ def check_perceptron(
     v0, vf = initial["version"], final["version"]
 
     by_version: dict[int, Train] = {}
-    duplicates = 0
     for ack in acks:
-        if ack.version in by_version:
-            duplicates += 1
-        else:
-            by_version[ack.version] = ack
-    if duplicates:
-        f.fail("versions", f"perceptron: {duplicates:,} versions were answered twice: updates overwrote each other")
-    stray = sorted(v for v in by_version if not v0 < v <= vf)
-    if stray:
-        f.fail(
-            "versions",
-            f"perceptron: {len(stray)} acknowledged versions are not in the final history (first {stray[0]}; history {v0 + 1}..{vf})",
-        )
-    gaps = [v for v in range(v0 + 1, vf + 1) if v not in by_version]
+        by_version.setdefault(ack.version, ack)
+    gaps, one_history = _version_gaps(f, "perceptron", [ack.version for ack in acks], v0, vf, ": updates overwrote each other")
     if len(gaps) > failed:
         f.fail("versions", f"perceptron: {len(gaps)} versions were never answered, but only {failed} requests failed")
     if known:
@@ -304,7 +310,7 @@ def check_perceptron(
             f"perceptron: {counted - sent} letters counted beyond the acknowledged ones, more than every failed request carried",
         )
 
-    if duplicates or stray:
+    if not one_history:
         f.fail("replay", "perceptron: cannot replay: the acknowledged versions are not one history (see versions)")
         _check_perceptron_reads(f, reads, vf, {})
         return f
@@ -503,17 +509,7 @@ def check_bandit(
     f = findings if findings is not None else Findings()
     v0, vf = initial["version"], final["version"]
     versions = [s.version for s in serves] + [r.version for r in redeemed if r.version is not None]
-    seen = Counter(versions)
-    duplicates = sum(n - 1 for n in seen.values())
-    if duplicates:
-        f.fail("versions", f"bandit: {duplicates} versions were answered twice")
-    stray = sorted(v for v in seen if not v0 < v <= vf)
-    if stray:
-        f.fail(
-            "versions",
-            f"bandit: {len(stray)} acknowledged versions are not in the final history (first {stray[0]}; history {v0 + 1}..{vf})",
-        )
-    gaps = [v for v in range(v0 + 1, vf + 1) if v not in seen]
+    gaps, _one_history = _version_gaps(f, "bandit", versions, v0, vf)
     late = [r for r in redeemed if r.version is None]
     applied_serves = len(gaps) - len(late)
     f.note(
