@@ -11,6 +11,7 @@ from __future__ import annotations
 import mmap
 import random
 import shutil
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -173,8 +174,8 @@ def test_a_second_uwsgi_on_the_same_data_directory_refuses_to_start_and_seals_no
     assert not (server.data_dir / "sealed").exists()
 
 
-def test_a_data_directory_in_dev_shm_is_durable_too(tmp_path):
-    data_dir = Path("/dev/shm") / tmp_path.name
+def test_a_data_directory_in_dev_shm_is_durable_too():
+    data_dir = Path(tempfile.mkdtemp(prefix="voweler-test-", dir="/dev/shm"))  # unique: runs may overlap
     try:
         with Deployment(processes=1, data_dir=data_dir) as server:
             assert "a new data directory" in server.log()

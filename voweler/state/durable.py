@@ -193,8 +193,9 @@ _held_lock = None  # the data directory's flock, held for the life of this uWSGI
 def recover(areas: list[FileArea] | None = None) -> str:
     """In the master, before any worker runs: make the areas hold the state to resume from.
 
-    Returns what was decided, for the log. Raises :class:`StateError` if another uWSGI uses
-    the data directory, or a snapshot does not fit its area.
+    Returns what was decided, for the log. Raises :class:`StateError`, changing nothing, if
+    another uWSGI uses the data directory, the areas' sizes are not the directory's, or a
+    snapshot to restore is damaged or does not fit its area.
     """
     areas = file_areas() if areas is None else areas
     if not areas:
@@ -220,11 +221,7 @@ def recover(areas: list[FileArea] | None = None) -> str:
 
     # From now on the files are live in this boot: record it durably before any worker writes,
     # and forget the seal, which described the files as they were before this start.
-    temporary = marker.with_name(BOOT_MARKER + ".tmp")
-    temporary.write_text(boot + "\n")
-    with open(temporary, "rb+") as out:
-        os.fsync(out.fileno())
-    os.replace(temporary, marker)
+    _write_durably(marker, boot + "\n")
     sealed.unlink(missing_ok=True)
     for area in areas:  # a snapshot cut short when the last flusher was stopped
         area.snapshot_path.with_name(area.snapshot_path.name + ".tmp").unlink(missing_ok=True)
@@ -249,7 +246,17 @@ def _check_layout(areas: list[FileArea], directory: Path) -> None:
                 f"with ({found.strip()!r}): start with the uwsgi.ini it was made with, or a new VOWELER_DATA_DIR"
             )
     else:
-        layout.write_text(wanted)
+        _write_durably(layout, wanted)
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Replace a small file whole: a crash leaves the old one or the new one, never half."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
 
 
 def _restore_snapshots(areas: list[FileArea], directory: Path) -> str:
