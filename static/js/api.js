@@ -2,6 +2,8 @@
 // that a person can read, and every answer reported to listeners (the Workers panel logs which
 // worker process answered and which version it saw).
 
+import { h } from "./dom.js";
+
 export class ApiError extends Error {
   constructor({ method, path, status, code, message, pid = null }) {
     super(message);
@@ -18,7 +20,7 @@ export class ApiError extends Error {
 
 const listeners = new Set();
 
-/** Call `listener({method, path, status, pid, version, ms, at})` after every answer. */
+/** Call `listener({method, path, status, pid, version, at})` after every answer. */
 export function onAnswer(listener) {
   listeners.add(listener);
   return () => listeners.delete(listener);
@@ -34,7 +36,6 @@ export async function api(method, path, body, { signal } = {}) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
-  const started = performance.now();
   let response, text;
   try {
     response = await fetch(path, init);
@@ -50,7 +51,7 @@ export async function api(method, path, body, { signal } = {}) {
     data = null;
   }
   const answer = {
-    method, path, status: response.status, at: Date.now(), ms: performance.now() - started,
+    method, path, status: response.status, at: Date.now(),
     pid: data && Number.isInteger(data.pid) ? data.pid : null,
     version: data && Number.isInteger(data.version) ? data.version : null,
   };
@@ -112,35 +113,12 @@ export class Alerts {
     for (const item of [...this.element.children]) if (item.dataset.kind === kind) this.#remove(item);
   }
 
-  clear() {
-    for (const item of [...this.element.children]) this.#remove(item);
-  }
-
   #build(what, message, detail, key, kind) {
-    const item = document.createElement("div");
-    item.className = "alert";
-    item.tabIndex = -1; // focusable by the page, not a tab stop
-    item.dataset.key = key;
-    item.dataset.kind = kind;
-    item.dataset.count = 1;
-    const text = document.createElement("p");
-    const strong = document.createElement("strong");
-    strong.textContent = `${what} failed: `;
-    const body = document.createElement("span");
-    body.className = "message";
-    body.textContent = message;
-    const count = document.createElement("span");
-    count.className = "count";
-    text.append(strong, body, count);
-    const small = document.createElement("small");
-    small.textContent = detail;
-    const dismiss = document.createElement("button");
-    dismiss.type = "button";
-    dismiss.className = "dismiss";
-    dismiss.setAttribute("aria-label", "Dismiss this error");
-    dismiss.textContent = "×";
-    dismiss.addEventListener("click", () => this.#remove(item));
-    item.append(dismiss, text, small);
+    // tabindex -1: focusable by the page, not a tab stop
+    const item = h("div", { class: "alert", tabindex: -1, dataset: { key, kind, count: 1 } });
+    const dismiss = h("button", { type: "button", class: "dismiss", "aria-label": "Dismiss this error", onclick: () => this.#remove(item) }, "×");
+    const text = h("p", {}, h("strong", {}, `${what} failed: `), h("span", { class: "message" }, message), h("span", { class: "count" }));
+    item.append(dismiss, text, h("small", {}, detail));
     return item;
   }
 

@@ -2,14 +2,14 @@
 // simulator that serves and rewards from the browser.
 
 import { Alerts, ApiError, api } from "./api.js";
-import { betaPdf, densityCurve, logBeta } from "./beta.js";
-import { $, count, fmt, h, pct } from "./dom.js";
+import { betaPdf, densityCurve } from "./beta.js";
+import { $, OKABE_ITO, count, fmt, h, pct } from "./dom.js";
 import { ChartSlot, axisBottom, axisLeft, linear, pathOf, s, svgRoot, ticks } from "./svg.js";
 
 // Okabe-Ito colours (distinguishable with colour-blindness); arms past 8 also get a dash pattern.
-const PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C8C8C"];
+const PALETTE = [...OKABE_ITO, "#000000", "#8C8C8C"];
 const DASHES = [null, "7 4", "2 3", "9 3 2 3"];
-export const armColour = (slot) => PALETTE[slot % PALETTE.length];
+const armColour = (slot) => PALETTE[slot % PALETTE.length];
 const armDash = (slot) => DASHES[Math.floor(slot / PALETTE.length) % DASHES.length];
 
 // True click rates the simulator starts with, by arm order: different enough to find quickly.
@@ -29,8 +29,9 @@ export function setupBandit(live) {
     $("#b-impressions").textContent = count(doc.impressions);
     $("#b-clicks").textContent = `${count(doc.clicks)}${doc.impressions ? ` (${ctrText(doc.clicks / doc.impressions)})` : ""}`;
     $("#b-version").textContent = count(doc.version);
-    densities.update(doc);
-    $("#densities-note").textContent = densityNote(doc);
+    const range = densityRange(doc.arms);
+    densities.update({ doc, range });
+    $("#densities-note").textContent = densityNote(range);
     renderArms(doc);
     simulator.arms(doc.arms);
   });
@@ -74,9 +75,8 @@ export function setupBandit(live) {
   }
 
   async function removeArm(name, button) {
-    const startedAt = performance.now();
     try {
-      live.offer(await api("DELETE", `/api/bandit/arms/${encodeURIComponent(name)}`), startedAt);
+      await live.request("DELETE", `/api/bandit/arms/${encodeURIComponent(name)}`);
       alerts.resolve("remove-arm");
     } catch (error) {
       alerts.show(`Removing arm “${name}”`, error, { kind: "remove-arm", from: button });
@@ -91,9 +91,8 @@ export function setupBandit(live) {
     const weight = $("#arm-prior-n").value.trim();
     if (ctr !== "") body.prior_ctr = Number(ctr);
     if (weight !== "") body.prior_impressions = Number(weight);
-    const startedAt = performance.now();
     try {
-      live.offer(await api("POST", "/api/bandit/arms", body), startedAt);
+      await live.request("POST", "/api/bandit/arms", body);
       alerts.resolve("add-arm");
       form.reset();
     } catch (error) {
@@ -104,9 +103,8 @@ export function setupBandit(live) {
   $("#bandit-new-test").addEventListener("click", async (event) => {
     const button = event.currentTarget;
     const arms = (live.doc?.arms ?? []).map((arm) => ({ name: arm.name, prior_ctr: arm.prior.ctr, prior_impressions: arm.prior.impressions }));
-    const startedAt = performance.now();
     try {
-      live.offer(await api("POST", "/api/bandit/reset", { arms }), startedAt);
+      await live.request("POST", "/api/bandit/reset", { arms });
       alerts.resolve("new-test");
       simulator.clear();
     } catch (error) {
@@ -132,8 +130,7 @@ function densityRange(arms) {
   return [lo, hi];
 }
 
-function densityNote(doc) {
-  const [lo, hi] = densityRange(doc.arms);
+function densityNote([lo, hi]) {
   const zoomed = lo > 0.001 || hi < 0.999;
   const where = zoomed ? `The x axis is zoomed to where the curves are: ${ctrText(lo)} to ${ctrText(hi)}. ` : "";
   return `${where}A narrow, tall curve is a confident belief; its peak is the most likely CTR. Dots mark each arm's mean.`;
@@ -141,10 +138,9 @@ function densityNote(doc) {
 
 let clipIds = 0;
 
-function drawDensities(doc, width) {
+function drawDensities({ doc, range: [lo, hi] }, width) {
   const height = width < 500 ? 220 : 250;
   const m = { left: 44, right: 12, top: 24, bottom: 44 };
-  const [lo, hi] = densityRange(doc.arms);
   const span = hi - lo;
   const curves = doc.arms.map((arm) => densityCurve(arm.alpha, arm.beta, lo, hi, 240));
   // The top of the y axis: the highest peak. A curve with its peak at 0 or 1 (alpha or beta
@@ -183,7 +179,7 @@ function drawDensities(doc, width) {
     line.dataset.beta = arm.beta;
     line.append(s("title", {}, `${arm.name}: Beta(${fmt(arm.alpha, 4)}, ${fmt(arm.beta, 4)}), mean ${ctrText(arm.mean)}`));
     plot.append(line);
-    const meanY = y(Math.min(betaPdf(arm.mean, arm.alpha, arm.beta, logBeta(arm.alpha, arm.beta)), top));
+    const meanY = y(Math.min(betaPdf(arm.mean, arm.alpha, arm.beta), top));
     plot.append(s("circle", { cx: x(arm.mean), cy: meanY, r: 3.5, fill: colour, class: "mean-dot" }));
     labels.push({ name: arm.name, x: x(arm.mean), y: Math.max(meanY - 9, m.top + 10), colour });
   });
@@ -291,7 +287,7 @@ class Simulator {
   run() {
     const invalid = this.invalidCtrs();
     if (invalid.length) {
-      const names = invalid.map((input) => input.getAttribute("aria-label").replace("True CTR of arm ", ""));
+      const names = invalid.map((input) => input.closest("tr").dataset.arm);
       const error = new Error(`each true CTR must be a number from 0 to 1 (${names.join(", ")})`);
       this.alerts.show("Starting the simulator", error, { kind: "simulator", from: this.start, returnTo: invalid[0] });
       return;
@@ -328,7 +324,7 @@ class Simulator {
       this.launched += 1;
       this.visit();
     }
-    if (performance.now() - (this.drawn ?? 0) > 400) this.draw();
+    if (performance.now() - this.drawn > 400) this.draw();
   }
 
   async visit() {

@@ -13,8 +13,17 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+/** The Okabe-Ito colours (distinguishable with colour-blindness) that the bandit's arms and the workers' pids share. */
+export const OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"];
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+/** The integer in `input` if it is one from `lo` to `hi`, else null. */
+export function wholeNumber(input, lo, hi) {
+  const n = Number(input.value);
+  return Number.isInteger(n) && n >= lo && n <= hi ? n : null;
+}
 
 const MINUS = "\u2212";
 

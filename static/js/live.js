@@ -44,9 +44,16 @@ export class LiveDocument {
     return true;
   }
 
-  async poll() {
+  /** `api(method, path, body)`, whose answer is offered as the document: the answer. */
+  async request(method = "GET", path = this.path, body) {
     const startedAt = performance.now();
-    this.offer(await api("GET", this.path), startedAt);
+    const doc = await api(method, path, body);
+    this.offer(doc, startedAt);
+    return doc;
+  }
+
+  poll() {
+    return this.request();
   }
 }
 

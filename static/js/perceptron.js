@@ -1,13 +1,16 @@
 // The perceptron panel: letter tiles, training, reset, accuracy against LDA, and its charts.
 
-import { Alerts, api } from "./api.js";
-import { $, $$, count, fmt, h, pct, signed } from "./dom.js";
+import { Alerts } from "./api.js";
+import { $, $$, count, fmt, h, pct, signed, wholeNumber } from "./dom.js";
 import { ChartSlot, axisBottom, axisLeft, linear, padded, pathOf, s, svgRoot, ticks } from "./svg.js";
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz";
 const VOWELS = "aeiouy";
 const CONSONANTS = [...ALPHABET].filter((letter) => !VOWELS.includes(letter)).join("");
 const MAX_LETTERS = 4096;
+
+/** `n` letters drawn uniformly at random, as one string. */
+export const randomLetters = (n) => Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * ALPHABET.length)]).join("");
 
 export function setupPerceptron(live) {
   const alerts = new Alerts($("#perceptron-alerts"));
@@ -44,14 +47,13 @@ export function setupPerceptron(live) {
   }
   $("#random-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const n = Number($("#random-count").value);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_LETTERS) {
+    const n = wholeNumber($("#random-count"), 1, MAX_LETTERS);
+    if (n === null) {
       const error = new Error(`enter a whole number of letters from 1 to ${MAX_LETTERS}`);
       alerts.show("Training random letters", error, { kind: "train", from: event.target });
       return;
     }
-    const letters = Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * 26)]).join("");
-    train(letters, event.target);
+    train(randomLetters(n), event.target);
   });
 
   // Reset: the form shows the model's settings, unless the person is editing them.
@@ -71,11 +73,9 @@ export function setupPerceptron(live) {
       const raw = input.value.trim();
       if (raw !== "") body[key] = Number(raw);
     }
-    const startedAt = performance.now();
     try {
-      const doc = await api("POST", "/api/perceptron/reset", body);
+      const doc = await live.request("POST", "/api/perceptron/reset", body);
       for (const input of Object.values(fields)) delete input.dataset.dirty;
-      live.offer(doc, startedAt);
       alerts.resolve("reset");
       lesson.textContent = `Started over: dimension ${doc.dim}, seed ${doc.seed}, learning rate ${fmt(doc.learning_rate, 6)} (version ${count(doc.version)}).`;
     } catch (error) {
@@ -87,10 +87,8 @@ export function setupPerceptron(live) {
   async function train(letters, from = null) {
     const before = live.doc;
     for (const letter of new Set(letters)) flash(tiles.get(letter));
-    const startedAt = performance.now();
     try {
-      const doc = await api("POST", "/api/perceptron/train", { letters });
-      live.offer(doc, startedAt);
+      const doc = await live.request("POST", "/api/perceptron/train", { letters });
       alerts.resolve("train");
       lesson.textContent = describeLesson(before, doc, letters);
     } catch (error) {
@@ -313,7 +311,8 @@ function drawWeights({ weights, bias }, width) {
   const m = { left: 48, right: 10, top: 24, bottom: 42 };
   const n = weights.length;
   const largest = Math.max(...weights.map(Math.abs), Math.abs(bias), 1e-12) * 1.1;
-  const x = linear([0, n], [m.left, width - m.right]);
+  const x = linear([0, n], [m.left, width - m.right]); // dimension i's bar spans i to i + 1
+  const centre = linear([-0.5, n - 0.5], [m.left, width - m.right]); // and is centred at i
   const y = linear([-largest, largest], [height - m.bottom, m.top]);
   const norm = Math.sqrt(weights.reduce((sum, w) => sum + w * w, 0));
   const svg = svgRoot(width, height, `Weight vector: ${n} weights, norm ${fmt(norm, 3)}, bias ${fmt(bias, 3)}.`);
@@ -321,17 +320,8 @@ function drawWeights({ weights, bias }, width) {
   const tickValues = ticks(0, n - 1, Math.max(2, Math.floor(width / 70))).filter(Number.isInteger);
   svg.append(
     axisLeft(y, ticks(-largest, largest, 4), { x: m.left, gridTo: width - m.right, label: "weight" }),
+    axisBottom(centre, tickValues, { y: height - m.bottom, format: String, label: `dimension (0 to ${n - 1})` }),
   );
-  // tick labels at the centre of each dimension's bar
-  const axis = s("g", { class: "axis" });
-  axis.append(s("line", { x1: m.left, x2: width - m.right, y1: height - m.bottom, y2: height - m.bottom, class: "domain" }));
-  for (const value of tickValues) {
-    const cx = x(value + 0.5);
-    axis.append(s("line", { x1: cx, x2: cx, y1: height - m.bottom, y2: height - m.bottom + 4 }));
-    axis.append(s("text", { x: cx, y: height - m.bottom + 15, "text-anchor": "middle" }, value));
-  }
-  axis.append(s("text", { x: (m.left + width - m.right) / 2, y: height - m.bottom + 31, "text-anchor": "middle", class: "axis-label" }, `dimension (0 to ${n - 1})`));
-  svg.append(axis);
   const zero = y(0);
   const step = (width - m.left - m.right) / n;
   if (step >= 3) {

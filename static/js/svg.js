@@ -25,7 +25,6 @@ const round = (value) => (Number.isFinite(value) ? Math.round(value * 100) / 100
 export function linear([d0, d1], [r0, r1]) {
   const span = d1 - d0;
   const scale = (value) => (span ? r0 + ((value - d0) * (r1 - r0)) / span : (r0 + r1) / 2);
-  scale.domain = [d0, d1];
   scale.range = [r0, r1];
   return scale;
 }
@@ -54,7 +53,7 @@ export function padded(lo, hi, fraction = 0.05) {
 }
 
 /** A horizontal axis at height `y` with `values` as ticks, and an optional label below. */
-export function axisBottom(scale, values, { y, format = (v) => fmt(v, 3), label, labelAnchor = "middle" }) {
+export function axisBottom(scale, values, { y, format = (v) => fmt(v, 3), label }) {
   const [x0, x1] = scale.range;
   const g = s("g", { class: "axis" });
   g.append(s("line", { x1: x0, x2: x1, y1: y, y2: y, class: "domain" }));
@@ -63,10 +62,7 @@ export function axisBottom(scale, values, { y, format = (v) => fmt(v, 3), label,
     g.append(s("line", { x1: x, x2: x, y1: y, y2: y + 4 }));
     g.append(s("text", { x, y: y + 15, "text-anchor": "middle" }, format(value)));
   }
-  if (label) {
-    const x = labelAnchor === "end" ? x1 : (x0 + x1) / 2;
-    g.append(s("text", { x, y: y + 31, "text-anchor": labelAnchor, class: "axis-label" }, label));
-  }
+  if (label) g.append(s("text", { x: (x0 + x1) / 2, y: y + 31, "text-anchor": "middle", class: "axis-label" }, label));
   return g;
 }
 

@@ -2,18 +2,20 @@
 // that checks that every worker holds the same model, and uWSGI's own statistics.
 
 import { Alerts, api, onAnswer } from "./api.js";
-import { $, ago, count, fmt, h } from "./dom.js";
+import { $, OKABE_ITO, ago, count, fmt, h, wholeNumber } from "./dom.js";
+import { randomLetters } from "./perceptron.js";
 
-const ALPHABET = "abcdefghijklmnopqrstuvwxyz";
-const PID_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#6b4c9a", "#882255"]; // no grey: it reads as "stopped"
+const PID_COLOURS = [...OKABE_ITO, "#6b4c9a", "#882255"]; // no grey: it reads as "stopped"
 // A pid's colour comes from the pid alone, so that every tab shows it alike; the workers of one
 // server usually have consecutive pids, which this keeps apart (up to 8 of them).
 const pidColour = (pid) => PID_COLOURS[Math.abs(pid) % PID_COLOURS.length];
 // white text is hard to read on the two light colours (contrast about 2.3:1): dark text there
-const LIGHT_COLOURS = new Set(["#E69F00", "#56B4E9"]);
+const LIGHT_COLOURS = new Set(OKABE_ITO.slice(4, 6));
 const pidText = (pid) => (LIGHT_COLOURS.has(pidColour(pid)) ? "#111" : "#fff");
 const LOG_LENGTH = 12;
 const MAX_CHECK_READS = 100;
+const RENDER_MS = 250; // while traffic flows, the tables are rebuilt at most this often
+const CLOCK = new Intl.DateTimeFormat("en-GB", { hour12: false, hour: "numeric", minute: "numeric", second: "numeric" }); // 09:05:03
 
 export function setupWorkers({ perceptron, poller }) {
   const alerts = new Alerts($("#workers-alerts"));
@@ -21,7 +23,7 @@ export function setupWorkers({ perceptron, poller }) {
   const log = [];
   let stats = null; // the last GET /api/workers
   let previousStats = null;
-  let frame = 0;
+  let timer = 0; // a render is due
 
   const chip = (pid) => h("span", { class: "pid-chip", style: `--pid: ${pidColour(pid)}; --pid-text: ${pidText(pid)}` }, String(pid));
 
@@ -34,13 +36,13 @@ export function setupWorkers({ perceptron, poller }) {
       if (answer.path.startsWith("/api/perceptron")) entry.perceptron = Math.max(entry.perceptron ?? -1, answer.version);
       if (answer.path.startsWith("/api/bandit")) entry.bandit = Math.max(entry.bandit ?? -1, answer.version);
     }
-    log.unshift(answer);
+    log.unshift({ ...answer, time: CLOCK.format(answer.at) });
     log.length = Math.min(log.length, LOG_LENGTH);
-    if (!frame) frame = requestAnimationFrame(render);
+    if (!timer) timer = setTimeout(render, RENDER_MS);
   });
 
   function render() {
-    frame = 0;
+    timer = 0;
     const live = stats ? new Set(stats.workers.map((worker) => worker.pid)) : null;
     const pids = new Set([...(live ?? []), ...seen.keys()]);
     const rows = [...pids]
@@ -64,7 +66,7 @@ export function setupWorkers({ perceptron, poller }) {
         h(
           "li",
           {},
-          h("time", {}, new Date(answer.at).toLocaleTimeString("en-GB", { hour12: false })),
+          h("time", {}, answer.time),
           h("code", {}, `${answer.method} ${answer.path}`),
           answer.status >= 300 ? h("span", { class: "bad" }, ` ${answer.status}`) : null,
           h("span", { class: "arrow", "aria-hidden": "true" }, " → "),
@@ -81,7 +83,7 @@ export function setupWorkers({ perceptron, poller }) {
     const summary = $("#uwsgi-summary");
     try {
       const doc = await api("GET", "/api/workers");
-      previousStats = stats ? { ...stats, at: stats.at } : null;
+      previousStats = stats;
       stats = { ...doc, at: performance.now() };
       summary.classList.remove("warn");
       const locks = Object.entries(doc.locks ?? {})
@@ -90,8 +92,7 @@ export function setupWorkers({ perceptron, poller }) {
       summary.textContent =
         `uWSGI ${doc.uwsgi_version}, master pid ${doc.master_pid}, ${doc.workers.length} workers, state backend ${doc.backend}` +
         `; listen queue ${doc.listen_queue ?? 0}${locks.length ? `; ${locks.join(", ")}` : ""}.`;
-      renderStats();
-      render();
+      renderStats(); // the answer itself has scheduled render()
     } catch (error) {
       stats = null;
       summary.classList.add("warn");
@@ -133,8 +134,8 @@ export function setupWorkers({ perceptron, poller }) {
   const result = $("#burst-result");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const n = Number($("#burst-count").value);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    const n = wholeNumber($("#burst-count"), 1, 1000);
+    if (n === null) {
       alerts.show("The burst", new Error("enter a whole number of requests from 1 to 1000"), { kind: "burst", from: form });
       return;
     }
@@ -153,12 +154,9 @@ export function setupWorkers({ perceptron, poller }) {
 
   async function burst(n) {
     result.replaceChildren(h("p", {}, `Sending ${n} training requests at once…`));
-    const startedAt = performance.now();
-    const letters = Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * 26)]);
-    const settled = await Promise.allSettled(letters.map((letter) => api("POST", "/api/perceptron/train", { letters: letter })));
+    const settled = await Promise.allSettled(Array.from(randomLetters(n), (letter) => perceptron.request("POST", "/api/perceptron/train", { letters: letter })));
     const answers = settled.filter((outcome) => outcome.status === "fulfilled").map((outcome) => outcome.value);
     const failures = settled.filter((outcome) => outcome.status === "rejected").map((outcome) => outcome.reason);
-    for (const doc of answers) perceptron.offer(doc, startedAt);
     if (failures.length === 0) alerts.resolve("burst");
     for (const error of failures) alerts.show("A training request of the burst", error, { kind: "burst" });
 
@@ -191,9 +189,7 @@ export function setupWorkers({ perceptron, poller }) {
       const reported = new Map();
       const reached = () => (expected ? expected.every((pid) => reported.has(pid)) : reported.size >= wanted);
       for (let i = 0; i < MAX_CHECK_READS && !reached(); i++) {
-        const startedRead = performance.now();
-        const doc = await api("GET", "/api/perceptron");
-        perceptron.offer(doc, startedRead);
+        const doc = await perceptron.request();
         reads += 1;
         reported.set(doc.pid, doc);
       }
