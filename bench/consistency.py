@@ -48,8 +48,6 @@ import platform
 import queue
 import random
 import shlex
-import signal
-import socket
 import stat
 import sys
 import threading
@@ -67,7 +65,8 @@ from bench.checks import (  # noqa: E402
     check_bandit, check_perceptron, disagreements, error_problems, every_worker, perceptron_document_problems,
     shape_problems, REWARD_KEYS, SERVE_KEYS,
 )  # fmt: skip
-from voweler.deployment import Deployment  # noqa: E402
+from voweler.deployment import Deployment, Instance  # noqa: E402
+from voweler.uwsgi_stats import live_workers, read_stats  # noqa: E402
 from voweler.models.perceptron import ALPHABET  # noqa: E402
 
 try:
@@ -163,16 +162,6 @@ class Http:
 # -- the deployment under test ------------------------------------------------------------------
 
 
-def read_stats(address: str) -> dict:
-    """uWSGI's stats server document, at ``host:port``."""
-    host, _, port = address.rpartition(":")
-    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5) as sock:
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return json.loads(b"".join(chunks))
-
-
 def is_fifo(path) -> bool:
     try:
         return stat.S_ISFIFO(os.stat(path).st_mode)
@@ -180,61 +169,15 @@ def is_fifo(path) -> bool:
         return False
 
 
-class Remote:
-    """A deployment someone else runs: found by its URL, stats server and master FIFO."""
-
-    def __init__(self, url: str, stats_address: str | None, fifo: str | None, processes: int):
-        self.url, self.stats_address, self.fifo, self.processes = url, stats_address, fifo, processes
-
-    def stats(self) -> dict:
-        if not self.stats_address:
-            raise RuntimeError("no --stats address")
-        return read_stats(self.stats_address)
-
-    def worker_pids(self) -> list[int]:
-        try:
-            workers = self.stats()["workers"]
-        except (OSError, ValueError, KeyError, RuntimeError):
-            return []
-        return [w["pid"] for w in workers if w["pid"] > 0 and w.get("status") != "cheap"]
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        probe = Http(self.url, 2)
-        while time.monotonic() < deadline:
-            answer = probe.call("GET", "/api/health")
-            if answer.status == 200 and (not self.stats_address or len(self.worker_pids()) == self.processes):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.url} did not answer /api/health with {self.processes} workers within {timeout} s")
-
-    def reload(self, command: str = "r", timeout: float = 60) -> None:
-        before = set(self.worker_pids())
-        with open(self.fifo, "w") as fifo:
-            fifo.write(command)
-        deadline = time.monotonic() + timeout
-        if not self.stats_address:
-            time.sleep(1)  # nothing tells when the old workers are gone: give them a moment
-            return self.wait_ready(max(1.0, deadline - time.monotonic()))
-        while time.monotonic() < deadline:
-            pids = set(self.worker_pids())
-            if len(pids) == self.processes and not pids & before:
-                return self.wait_ready(max(1.0, deadline - time.monotonic()))
-            time.sleep(0.05)
-        raise RuntimeError(f"the workers were not replaced within {timeout} s of {command!r}")
-
-
 @contextmanager
 def open_target(args):
     if args.url:
         if args.workers is None:  # ask its stats server how many workers it runs
             try:
-                args.workers = (
-                    len([w for w in read_stats(args.stats)["workers"] if w.get("status") != "cheap"]) if args.stats else 4
-                )
-            except (OSError, ValueError, KeyError) as error:
+                args.workers = len(live_workers(read_stats(args.stats, timeout=5))) if args.stats else 4
+            except (OSError, KeyError) as error:
                 raise SetupError(f"could not read the stats server at {args.stats}: {error}") from None
-        target = Remote(args.url, args.stats, args.fifo, args.workers)
+        target = Instance(args.url, args.stats, args.fifo, args.workers)
         try:
             target.wait_ready(10)
         except RuntimeError as error:
@@ -661,30 +604,14 @@ class Faults:
 
     def _kill(self) -> None:
         """SIGKILL a worker, one busy with a request if uWSGI reports one (so the kill cuts it off)."""
-        killed = {k["pid"] for k in self.kills}
-        for attempt in range(30):
-            try:
-                workers = self.target.stats()["workers"]
-            except (OSError, ValueError, KeyError, RuntimeError):
-                workers = []
-            live = [w for w in workers if w.get("pid", 0) > 0 and w["pid"] not in killed and w.get("status") != "cheap"]
-            busy = [w["pid"] for w in live if w.get("status") == "busy"]
-            if not busy and attempt < 29:
-                time.sleep(0.002)
-                continue
-            choices = busy or [w["pid"] for w in live]
-            if not choices:
-                return
-            victim = self.rng.choice(choices)
-            try:
-                os.kill(victim, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
-            except PermissionError as error:
-                self.errors.append(f"cannot kill worker {victim}: {error}")
-                return
-            self.kills.append({"at_s": round(time.monotonic() - self.began, 3), "pid": victim, "busy": bool(busy)})
+        try:
+            killed = self.target.kill_worker(self.rng, spare={k["pid"] for k in self.kills})
+        except PermissionError as error:
+            self.errors.append(f"cannot kill a worker: {error}")
             return
+        if killed is not None:
+            victim, busy = killed
+            self.kills.append({"at_s": round(time.monotonic() - self.began, 3), "pid": victim, "busy": busy})
 
 
 # -- progress -----------------------------------------------------------------------------------
@@ -774,21 +701,6 @@ class Collected:
     durations: dict = field(default_factory=dict)
 
 
-def wait_for_workers(target, args, killed: set, timeout: float) -> None:
-    """Until the deployment answers with all its workers, none of them one that was killed: uWSGI
-    lists a killed worker until it respawns it, which it delays by 2 s when workers die too fast."""
-    deadline = time.monotonic() + timeout
-    if killed:
-        while time.monotonic() < deadline:
-            pids = set(target.worker_pids())
-            if len(pids) == args.workers and not pids & killed:
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"the killed workers were not all replaced within {timeout:g} s")
-    target.wait_ready(max(1.0, deadline - time.monotonic()))
-
-
 def run(args, target) -> Collected:
     """Reset, load with faults, settle, and read the end state from every worker."""
     http = Http(target.url, args.timeout)
@@ -818,7 +730,7 @@ def run(args, target) -> Collected:
 
     settle_began = time.monotonic()
     try:
-        wait_for_workers(target, args, {k["pid"] for k in faults.kills}, 90)
+        target.wait_replaced({k["pid"] for k in faults.kills}, 90)
     except RuntimeError as error:
         seen.trouble.append(f"the deployment did not come back after the load: {str(error).splitlines()[0]}")
     load.freeze_timelines()

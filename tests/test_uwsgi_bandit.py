@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import threading
 import time
 from collections import Counter
@@ -273,24 +272,6 @@ def test_a_ticket_served_by_one_worker_is_redeemed_by_any_other(server):
 # -- 5. workers killed mid-stream ---------------------------------------------------------------
 
 
-def kill_a_busy_worker(server: Deployment, rng: random.Random, spare: list[int], tries: int = 50) -> int | None:
-    """SIGKILL a worker that uWSGI reports busy with a request, so that the kill cuts one off.
-
-    ``spare``: pids already killed (the stats may list them until they are respawned).
-    """
-    for attempt in range(tries):
-        workers = [w for w in server.stats()["workers"] if w["pid"] > 0 and w["pid"] not in spare]
-        busy = [w["pid"] for w in workers if w["status"] == "busy"]
-        if busy or attempt == tries - 1:
-            try:
-                victim = rng.choice(busy or [w["pid"] for w in workers])
-                os.kill(victim, signal.SIGKILL)
-                return victim
-            except (IndexError, ProcessLookupError):  # none left, or it just died
-                continue
-    return None
-
-
 def test_workers_sigkilled_mid_stream_lose_no_acknowledged_serve_or_reward(server):
     reset(server.url)
     log_start = log_head(server.url)
@@ -316,9 +297,9 @@ def test_workers_sigkilled_mid_stream_lose_no_acknowledged_serve_or_reward(serve
         time.sleep(0.4)
         if not stream.is_alive():
             break
-        victim = kill_a_busy_worker(server, rng, spare=killed)
+        victim = server.kill_worker(rng, spare=killed)  # busy with a request, if one is
         if victim is not None:
-            killed.append(victim)
+            killed.append(victim[0])
     stream.join(120)
     assert len(killed) == 3, "the stream ended before the workers could be killed: make it longer"
     results = outcome["results"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import threading
 import time
 
@@ -53,8 +51,7 @@ def test_workers_sigkilled_mid_stream_are_replaced_and_no_acknowledged_update_is
         time.sleep(0.3)
         if not stream.is_alive():
             break
-        victim = rng.choice(server.worker_pids())
-        os.kill(victim, signal.SIGKILL)
+        victim, _busy = server.kill_worker(rng, spare=killed)
         killed.append(victim)
     stream.join(300)
     acks, failures = outcome["acks"], outcome["failures"]

@@ -105,10 +105,7 @@ class TestUnderUwsgi:
             raise AssertionError(f"worker {victim['id']} was not respawned")
         assert slot["respawn_count"] == victim["respawn_count"] + 1
         assert slot["last_spawn"] >= victim["last_spawn"]
-        for _ in range(200):  # leave the deployment whole for the other tests
-            if len(server.worker_pids()) == server.processes:
-                break
-            time.sleep(0.05)
+        server.wait_replaced({victim["pid"]})  # leave the deployment whole for the other tests
 
 
 class UnixStatsDeployment(Deployment):
@@ -118,18 +115,6 @@ class UnixStatsDeployment(Deployment):
         super().__init__(**options, env={"VOWELER_STATS": path})
         self.stats_address = path
 
-    def start(self, timeout: float = 60) -> "UnixStatsDeployment":
-        try:
-            return super().start(timeout)
-        except BaseException:
-            self.stop()  # a start that failed half-way must not leave uWSGI running
-            raise
-
-    def stats(self) -> dict:
-        try:
-            return read_stats(self.stats_address, timeout=5)
-        except ApiError as error:  # not up yet: what Deployment.wait_ready expects to retry on
-            raise OSError(error.message) from None
 
 
 @pytest.mark.uwsgi

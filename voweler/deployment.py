@@ -13,7 +13,6 @@ is up, and stops the whole process group afterwards, however the test ended. Unl
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -25,6 +24,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from voweler.uwsgi_stats import StatsError, live_workers, read_stats
 
 REPO = Path(__file__).resolve().parent.parent
 UWSGI_INI = REPO / "uwsgi.ini"
@@ -45,7 +46,115 @@ def uwsgi_binary() -> str:
     return found
 
 
-class Deployment:
+class Instance:
+    """A running uWSGI deployment of voweler: found by its URL, and by its stats server and
+    master FIFO when known. What tests and benches do to any deployment: watch its workers,
+    kill one, reload it. :class:`Deployment` is one this process starts and stops itself.
+    """
+
+    def __init__(self, url: str, stats_address: str | None = None, fifo: Path | str | None = None, processes: int = 4):
+        self.url, self.stats_address, self.processes = url, stats_address, processes
+        self.fifo = Path(fifo) if fifo else None
+
+    def stats(self) -> dict:
+        """uWSGI's stats server document (what uwsgitop shows)."""
+        if not self.stats_address:
+            raise StatsError("this deployment's stats server is not known")
+        return read_stats(self.stats_address, timeout=5)
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the live workers ([] while the stats server cannot be read)."""
+        try:
+            return [worker["pid"] for worker in live_workers(self.stats())]
+        except (OSError, KeyError):
+            return []
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until /api/health answers and, where the stats server is known, every worker is up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_running()
+            try:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=2) as answer:
+                    if answer.status == 200 and (not self.stats_address or len(self.worker_pids()) == self.processes):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.url} was not ready with {self.processes} workers within {timeout} s{self._details()}")
+
+    def wait_replaced(self, pids, timeout: float = 60) -> None:
+        """Until every worker is up and none of ``pids`` is among them, then :meth:`wait_ready`.
+
+        uWSGI lists a killed worker until it respawns it, which it delays by 2 s when workers
+        die too fast.
+        """
+        if not self.stats_address:  # no way to see the workers: health is all there is
+            return self.wait_ready(timeout)
+        pids, deadline = set(pids), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = set(self.worker_pids())
+            if len(live) == self.processes and not live & pids:
+                return self.wait_ready(max(1.0, deadline - time.monotonic()))
+            time.sleep(0.05)
+        raise RuntimeError(f"workers {sorted(pids)} were not all replaced within {timeout} s{self._details()}")
+
+    def reload(self, command: str = "r", timeout: float = 60) -> None:
+        """A graceful reload through the master FIFO; return when every worker is a new one.
+
+        ``r`` reloads the whole instance (the master re-executes itself, which would wipe an
+        anonymous SharedArea); ``w`` reloads only the workers; ``c`` is a chain reload, one worker
+        at a time.
+        """
+        if command not in ("r", "w", "c"):
+            raise ValueError(f"unknown reload command {command!r}: r, w or c")
+        if self.fifo is None:
+            raise RuntimeError("this deployment's master FIFO is not known")
+        before = set(self.worker_pids())
+        with open(self.fifo, "w") as fifo:
+            fifo.write(command)
+        if not self.stats_address:
+            time.sleep(1)  # nothing tells when the old workers are gone: give them a moment
+            return self.wait_ready(timeout)
+        self.wait_replaced(before, timeout)
+
+    def kill_worker(self, rng: random.Random | None = None, spare=(), tries: int = 30) -> tuple[int, bool] | None:
+        """SIGKILL one worker, busy with a request if uWSGI reports one, so that the kill cuts it off.
+
+        ``spare``: pids already killed (the stats list them until they are respawned). Returns
+        ``(pid, was_busy)``, or None if no worker could be found. The master respawns it.
+        """
+        rng, spare = rng or random.Random(), set(spare)
+        for attempt in range(tries):
+            try:
+                live = [w for w in live_workers(self.stats()) if w["pid"] not in spare]
+            except (OSError, KeyError):
+                live = []
+            busy = [w["pid"] for w in live if w.get("status") == "busy"]
+            if not busy and attempt < tries - 1:
+                time.sleep(0.002)
+                continue
+            choices = busy or [w["pid"] for w in live]
+            if not choices:
+                return None
+            victim = rng.choice(choices)
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:  # it just died
+                spare.add(victim)
+                continue
+            return victim, bool(busy)
+        return None
+
+    def _check_running(self) -> None:
+        """Raise if the deployment is known to have exited."""
+
+    def _details(self) -> str:
+        """More to say in an error message (a log, say)."""
+        return ""
+
+
+class Deployment(Instance):
     """One uWSGI master and its workers.
 
     Parameters
@@ -72,11 +181,10 @@ class Deployment:
         data_dir: Path | str | None = None,
         keep_log: bool = False,
     ):
-        self.processes, self.args, self.ini = processes, tuple(args), ini
+        self.args, self.ini = tuple(args), ini
         self.extra_env = dict(env or {})
         self.http = f"127.0.0.1:{free_port()}"
-        self.stats_address = f"127.0.0.1:{free_port()}"
-        self.url = f"http://{self.http}"
+        super().__init__(f"http://{self.http}", f"127.0.0.1:{free_port()}", processes=processes)
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="voweler-uwsgi-", suffix=".log")[1])
         self.keep_log = keep_log
@@ -115,20 +223,12 @@ class Deployment:
             raise
         return self
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Until /api/health answers and every worker has been spawned."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uWSGI exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(self.url + "/api/health", timeout=2) as answer:
-                    if answer.status == 200 and len(self.worker_pids()) == self.processes:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"uWSGI did not come up within {timeout} s:\n{self.log()}")
+    def _check_running(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"uWSGI exited with {self.process.returncode}:\n{self.log()}")
+
+    def _details(self) -> str:
+        return ":\n" + self.log()
 
     def stop(self, timeout: float = 15) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -159,33 +259,6 @@ class Deployment:
         self.stop()
         return self.start(timeout)
 
-    def reload(self, command: str = "r", timeout: float = 60) -> None:
-        """A graceful reload through the master FIFO; return when every worker is a new one.
-
-        ``r`` reloads the whole instance (the master re-executes itself, which would wipe an
-        anonymous SharedArea); ``w`` reloads only the workers; ``c`` is a chain reload, one worker
-        at a time.
-        """
-        if command not in ("r", "w", "c"):
-            raise ValueError(f"unknown reload command {command!r}: r, w or c")
-        before = set(self.worker_pids())
-        with open(self.fifo, "w") as fifo:
-            fifo.write(command)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pids = set(self.worker_pids())
-            if len(pids) == self.processes and not pids & before:
-                self.wait_ready(max(1.0, deadline - time.monotonic()))
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"the workers were not replaced within {timeout} s of {command!r}:\n{self.log()}")
-
-    def kill_worker(self, rng: random.Random | None = None) -> int:
-        """SIGKILL one worker, chosen at random; the master respawns it. Returns its pid."""
-        victim = (rng or random).choice(self.worker_pids())
-        os.kill(victim, signal.SIGKILL)
-        return victim
-
     def __enter__(self) -> "Deployment":
         return self.start()
 
@@ -197,23 +270,6 @@ class Deployment:
             self.log_path.unlink(missing_ok=True)
 
     # -- looking inside ---------------------------------------------------------------------
-
-    def stats(self) -> dict:
-        """uWSGI's stats server document (what uwsgitop shows)."""
-        host, port = self.stats_address.rsplit(":", 1)
-        with socket.create_connection((host, int(port)), timeout=5) as sock:
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        return json.loads(b"".join(chunks))
-
-    def worker_pids(self) -> list[int]:
-        """Pids of the live workers."""
-        try:
-            workers = self.stats()["workers"]
-        except (OSError, ValueError, KeyError):
-            return []
-        return [w["pid"] for w in workers if w["pid"] > 0 and w.get("status") != "cheap"]
 
     def log(self) -> str:
         try:

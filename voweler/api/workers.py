@@ -15,11 +15,9 @@ writes a few kilobytes; the read times out after one second).
 
 from __future__ import annotations
 
-import json
-import socket
-import time
-
 from flask import Blueprint
+
+from voweler import uwsgi_stats
 
 from voweler.api.errors import ApiError
 from voweler.api.responses import json_response
@@ -27,8 +25,7 @@ from voweler.stores import MODELS, TALLIES, backend_name
 
 bp = Blueprint("workers", __name__, url_prefix="/api")
 
-TIMEOUT = 1.0  # seconds for connecting to the stats server and reading all of its answer
-MAX_BYTES = 4 * 1024 * 1024  # a stats document is a few KiB per worker; refuse a runaway one
+TIMEOUT = uwsgi_stats.TIMEOUT
 
 # What the page shows of each worker, as uWSGI names it. Times are uWSGI's: avg_rt and
 # running_time in microseconds, last_spawn in Unix seconds.
@@ -69,61 +66,12 @@ def stats_address() -> str:
     return value
 
 
-def socket_target(address: str) -> tuple[int, object]:
-    """``(family, address)`` to connect to a uWSGI stats address: ``host:port``, a path, or ``@abstract``.
-
-    >>> socket_target("127.0.0.1:9191") == (socket.AF_INET, ("127.0.0.1", 9191))
-    True
-    >>> socket_target(":9191") == (socket.AF_INET, ("127.0.0.1", 9191))
-    True
-    >>> socket_target("[::1]:9191") == (socket.AF_INET6, ("::1", 9191))
-    True
-    >>> socket_target("/run/voweler/stats.sock") == (socket.AF_UNIX, "/run/voweler/stats.sock")
-    True
-    >>> socket_target("@voweler-stats") == (socket.AF_UNIX, "\\0voweler-stats")
-    True
-    """
-    if address.startswith("@"):
-        return socket.AF_UNIX, "\0" + address[1:]
-    host, colon, port = address.rpartition(":")
-    if "/" in address or not colon or not port.isdigit():
-        return socket.AF_UNIX, address
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        return socket.AF_INET6, ("::1" if host in ("", "::") else host, int(port))
-    return socket.AF_INET, ("127.0.0.1" if host in ("", "0.0.0.0", "*") else host, int(port))
-
-
 def read_stats(address: str, timeout: float = TIMEOUT) -> dict:
-    """The stats server's JSON document, read until it closes the connection, within ``timeout``."""
-    family, target = socket_target(address)
-    deadline = time.monotonic() + timeout
-    chunks, size = [], 0
+    """The stats server's document (see :mod:`voweler.uwsgi_stats`), or a 503 saying why not."""
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(target)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.settimeout(remaining)
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise ValueError(f"answer longer than {MAX_BYTES:,} bytes")
-        document = json.loads(b"".join(chunks))
-    except TimeoutError:
-        raise ApiError(503, f"uWSGI's stats server at {address} gave no complete answer within {timeout:g} s") from None
-    except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
-        reason = str(error) or type(error).__name__
-        raise ApiError(503, f"could not read uWSGI's stats server at {address}: {reason}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("workers"), list):
-        raise ApiError(503, f"uWSGI's stats server at {address} answered something other than its stats document")
-    return document
+        return uwsgi_stats.read_stats(address, timeout)
+    except uwsgi_stats.StatsError as error:
+        raise ApiError(503, str(error)) from None
 
 
 def summarize(stats: dict) -> dict:
