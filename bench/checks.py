@@ -172,9 +172,6 @@ class Findings:
     def note(self, check: str, **figures) -> None:
         self.numbers[check].update(figures)
 
-    def ok(self, check: str) -> bool:
-        return not self.problems.get(check)
-
     def sentences(self, checks: Iterable[str] | None = None) -> list[str]:
         names = self.problems if checks is None else checks
         return [sentence for name in names for sentence in self.problems.get(name, [])]

@@ -468,7 +468,7 @@ def collect_tickets(load, base: str, needed: int, duration: float, got: list[str
     sys.exit(f"could not collect {needed:,} tickets to redeem (got {len(got):,})")
 
 
-def measure_endpoint(load, base: str, name: str, args, duration: float, tickets: list[str] | None = None) -> dict:
+def measure_endpoint(load, base: str, name: str, duration: float, tickets: list[str] | None = None) -> dict:
     """One timed run of one endpoint, with the counter check when it changes a model."""
     endpoint = ENDPOINTS[name]
     before = get_json(base + endpoint.counter[0])[endpoint.counter[1]] if endpoint.counter else 0
@@ -476,7 +476,7 @@ def measure_endpoint(load, base: str, name: str, args, duration: float, tickets:
     if endpoint.counter:
         added = get_json(base + endpoint.counter[0])[endpoint.counter[1]] - before
         acknowledged = (result["requests"] - result["non2xx"]) * endpoint.adds
-        result.update(count_updates(acknowledged, added, in_flight=args.connections * endpoint.adds))
+        result.update(count_updates(acknowledged, added, in_flight=load.connections * endpoint.adds))
         settle(base, endpoint.counter)
     if endpoint.capture == "version":
         result["answered_twice"] = answered_twice(result.pop("seen"))
@@ -526,17 +526,17 @@ def throughput_round(load, base: str, target: Target, args) -> dict:
             # whose speed varies from run to run; a connection that runs out gets 400s, counted as errors.
             needed = int(1.5 * max(r["rps"] for r in figures.values()) * args.duration) + 500
             tickets = collect_tickets(load, base, needed, args.duration, served)
-        figures[name] = measure_endpoint(load, base, name, args, args.duration, tickets)
+        figures[name] = measure_endpoint(load, base, name, args.duration, tickets)
         served += figures[name].pop("tickets", [])
     return with_ratios(figures, figures[HEALTH])
 
 
 def dims_round(load, base: str, target: Target, args) -> dict:
-    health = measure_endpoint(load, base, HEALTH, args, args.duration)
+    health = measure_endpoint(load, base, HEALTH, args.duration)
     figures = {}
     for dim in args.dims:
         reset_perceptron(base, dim)
-        figures[str(dim)] = measure_endpoint(load, base, TRAIN, args, args.duration)
+        figures[str(dim)] = measure_endpoint(load, base, TRAIN, args.duration)
         figures[str(dim)]["state_bytes"] = target.state_bytes(dim)
         if (served := get_json(base + "/api/perceptron")["dim"]) != dim:
             raise RuntimeError(f"{target.name}: trained at dim {dim}, but the perceptron has dim {served}")

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from bench.checks import disagreements, without_pid  # noqa: F401  (without_pid: used by the tests)
+from bench.checks import without_pid  # noqa: F401  (used by the tests)
 from voweler.tickets import TOKEN_LENGTH, TicketSigner
 
 SHOW, SERVE, REWARD = "/api/bandit", "/api/bandit/serve", "/api/bandit/reward"
@@ -112,6 +112,3 @@ def count_problems(document: dict, served: Counter, clicked: Counter, *, unackno
     return found
 
 
-def worker_problems(documents: dict[int, dict], processes: int) -> list[str]:
-    """Whether every worker reports the same bandit (the whole document but its pid)."""
-    return disagreements(documents, processes)

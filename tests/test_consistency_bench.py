@@ -13,7 +13,6 @@ import sys
 
 import pytest
 
-import consistency  # noqa: F401  (puts the checkout on sys.path, for bench.checks)
 from bench.checks import (
     BanditRead, ModelState, PerceptronRead, Redeemed, Serve, Train, Unacked, Window, check_bandit, check_perceptron,
     match_gaps,

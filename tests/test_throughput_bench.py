@@ -116,11 +116,10 @@ def test_wrk_gives_the_same_fields(tmp_path):
 def test_the_naive_baseline_loses_updates_under_concurrent_training():
     # 4 workers and 16 connections training for 2 s: thousands of read-modify-writes, of which
     # many overlap. Each overlap drops a whole request's letters and answers its version twice.
-    args = type("Args", (), {"connections": 16})
     load = throughput.PythonLoad(threads=2, connections=16)
     with Deployment(processes=4, ini=throughput.TARGETS["naive"].ini) as naive:
         throughput.post_json(naive.url + "/api/perceptron/reset", {"dim": 16, "seed": 0})
-        result = throughput.measure_endpoint(load, naive.url, throughput.TRAIN, args, duration=2)
+        result = throughput.measure_endpoint(load, naive.url, throughput.TRAIN, duration=2)
     assert result["errors"] == 0
     assert result["acknowledged"] > 0
     assert result["updates_lost"] > 0, result

@@ -21,8 +21,8 @@ import requests
 
 from bandit_client import (
     EVENTS, RESET, REWARD, SERVE, SHOW, count_problems, error_problems, fields, flip, made_up, resign, without_pid,
-    worker_problems,
 )  # fmt: skip
+from bench.checks import disagreements
 from voweler.deployment import Deployment
 
 pytestmark = pytest.mark.uwsgi
@@ -89,28 +89,31 @@ def every_worker(url: str) -> dict[int, dict]:
     return consistency.every_worker(url, WORKERS, path="/api/bandit")
 
 
-def log_head(url: str) -> int:
-    """The ``seq`` the next logged event will get."""
-    since = 0
+def event_pages(url: str, since: int):
+    """The event log's pages from ``since`` on, up to and including the empty one at its head."""
     while True:
         answer = call(url, f"{EVENTS}?since={since}&limit=5000", method="GET")
         assert answer.status == 200, answer
+        yield answer.body
         if not answer.body["events"]:
-            return answer.body["next"]
+            return
         since = answer.body["next"]
+
+
+def log_head(url: str) -> int:
+    """The ``seq`` the next logged event will get."""
+    for page in event_pages(url, 0):
+        pass
+    return page["next"]
 
 
 def logged(url: str, since: int) -> list[dict]:
     """Every event from ``since`` on (the log must still hold them all)."""
     rows = []
-    while True:
-        answer = call(url, f"{EVENTS}?since={since}&limit=5000", method="GET")
-        assert answer.status == 200, answer
-        assert answer.body["skipped"] == 0, "the event log wrapped: the test logs too many events"
-        if not answer.body["events"]:
-            return rows
-        rows += answer.body["events"]
-        since = answer.body["next"]
+    for page in event_pages(url, since):
+        assert page["skipped"] == 0, "the event log wrapped: the test logs too many events"
+        rows += page["events"]
+    return rows
 
 
 def unexpected(answers: list[Answer], status: int = 200) -> list[str]:
@@ -129,7 +132,7 @@ def test_a_fresh_deployment_takes_rewards_before_any_reset(server):
         rewarded = list(pool.map(lambda a: reward(server.url, a.body["ticket"]) if a.status == 200 else a, served))
     assert unexpected(served) == [] and unexpected(rewarded) == []
     assert count_problems(document(server.url), Counter(a.body["arm"] for a in served), Counter(a.body["arm"] for a in rewarded)) == []
-    assert worker_problems(every_worker(server.url), WORKERS) == []
+    assert disagreements(every_worker(server.url), WORKERS) == []
 
 
 # -- 1. exact counts under concurrency ----------------------------------------------------------
@@ -167,7 +170,7 @@ def test_5000_concurrent_serves_and_their_rewards_are_counted_exactly_on_every_w
     # One version per serve and per accepted reward, each answered exactly once, no gap.
     assert sorted(serve_versions + reward_versions) == list(range(initial["version"] + 1, final["version"] + 1))
     assert count_problems(final, Counter(a.body["arm"] for a in served), Counter(a.body["arm"] for a in rewarded)) == []
-    assert worker_problems(every_worker(server.url), WORKERS) == []
+    assert disagreements(every_worker(server.url), WORKERS) == []
 
     # The event log agrees: one serve event per ticket, one click event per reward, same serials.
     events = logged(server.url, log_start)
@@ -206,7 +209,7 @@ def test_replayed_forged_and_made_up_tickets_are_refused_and_count_nothing(serve
     )
     rng.shuffle(attempts)
     before = every_worker(server.url)
-    assert worker_problems(before, WORKERS) == []
+    assert disagreements(before, WORKERS) == []
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda attempt: reward(server.url, attempt[0], rng.random() < 0.5), attempts))
@@ -218,7 +221,7 @@ def test_replayed_forged_and_made_up_tickets_are_refused_and_count_nothing(serve
     ]
     assert wrong == []
     after = every_worker(server.url)
-    assert worker_problems(after, WORKERS) == []
+    assert disagreements(after, WORKERS) == []
     assert without_pid(next(iter(after.values()))) == without_pid(next(iter(before.values())))
     # The genuine tickets whose forgeries were refused are still good.
     assert unexpected([reward(server.url, t) for t in unredeemed[:5]]) == []
@@ -250,7 +253,7 @@ def test_two_clients_racing_to_redeem_the_same_ticket_win_once(server):
     final = document(server.url)
     assert final["version"] == version + 50
     assert final["clicks"] == sum(w["clicked"] for w in winners)
-    assert worker_problems(every_worker(server.url), WORKERS) == []
+    assert disagreements(every_worker(server.url), WORKERS) == []
 
 
 # -- 4. one secret for every worker -------------------------------------------------------------
@@ -326,7 +329,7 @@ def test_workers_sigkilled_mid_stream_lose_no_acknowledged_serve_or_reward(serve
     served = Counter(s.body["arm"] for s in acknowledged)
     clicked = Counter(s.body["arm"] for s in redeemed)
     assert count_problems(final, served, clicked, unacknowledged_serves=failed_serves) == []
-    assert worker_problems(every_worker(server.url), WORKERS) == []
+    assert disagreements(every_worker(server.url), WORKERS) == []
 
     events = logged(server.url, log_start)
     logged_serves = {e["serial"] for e in events if e["event"] == "serve"}
@@ -384,7 +387,7 @@ def test_arms_added_and_removed_while_serving_keep_the_live_arms_exact(server):
     final = document(server.url)
     assert [arm["name"] for arm in final["arms"]] == ["red", "green", "blue"]
     assert count_problems(final, Counter(s.body["arm"] for s, _ in live), Counter(s.body["arm"] for s, _ in live)) == []
-    assert worker_problems(every_worker(server.url), WORKERS) == []
+    assert disagreements(every_worker(server.url), WORKERS) == []
 
 
 def test_the_largest_experiment_fits_its_sharedarea(server):
@@ -394,7 +397,7 @@ def test_the_largest_experiment_fits_its_sharedarea(server):
     assert [arm["name"] for arm in doc["arms"]] == names
     answer = serve(server.url)
     assert answer.status == 200 and answer.body["arm"] in names
-    assert worker_problems(every_worker(server.url), WORKERS) == []
+    assert disagreements(every_worker(server.url), WORKERS) == []
 
 
 # -- the simulator, if there is one ------------------------------------------------------------
