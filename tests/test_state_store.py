@@ -7,8 +7,6 @@ under the real uWSGI, whose robust lock is what survives a killed holder.
 
 from __future__ import annotations
 
-import mmap
-import multiprocessing
 import os
 import signal
 import threading
@@ -18,6 +16,7 @@ import numpy as np
 import pytest
 import redis as redis_py
 
+from processes import fork, run_in_child, shared_memory
 from redis_server import RedisServer, need_redis_server, record_commands
 from voweler.models import Perceptron
 from voweler.state import StateError, StateTooLarge, StateUnavailable, open_store
@@ -27,7 +26,6 @@ from voweler.state.memory import MemoryStore
 from voweler.state.redis import RedisStore
 from voweler.state.sharedarea import SharedAreaStore
 
-fork = multiprocessing.get_context("fork")
 ATOMIC = {"redis": "?atomic=script", "redis-watch": "?atomic=watch"}
 
 
@@ -62,10 +60,6 @@ class Tally:
 class BigTally(Tally):
     def __init__(self, size: int = 8192):
         super().__init__(size)
-
-
-def shared_memory(size: int) -> memoryview:
-    return memoryview(mmap.mmap(-1, size))  # MAP_SHARED: forked children write the same pages
 
 
 def sharedarea_store(model_type, capacity, lock=None):
@@ -166,13 +160,6 @@ def test_concurrent_transactions_from_threads_lose_nothing(make_store):
 
 
 # -- shared memory: what several processes see ----------------------------------------------
-
-
-def run_in_child(target, *args) -> int:
-    child = fork.Process(target=target, args=args)
-    child.start()
-    child.join(60)
-    return child.exitcode
 
 
 def test_transactions_from_several_processes_lose_nothing():

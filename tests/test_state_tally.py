@@ -7,8 +7,6 @@ tests/test_uwsgi_bandit.py runs it under the real uWSGI and its robust lock.
 from __future__ import annotations
 
 import contextlib
-import mmap
-import multiprocessing
 import os
 import signal
 import threading
@@ -18,6 +16,7 @@ import numpy as np
 import pytest
 import redis as redis_py
 
+from processes import fork, run_in_child, shared_memory
 from redis_server import RedisServer, need_redis_server, record_commands
 from voweler.state import Redemption, Roster, StaleRoster, StateError, StateUnavailable
 from voweler.state import redis as redis_backend
@@ -26,12 +25,7 @@ from voweler.state.memory import memory_tally
 from voweler.state.redis import RedisTally
 from voweler.state.tally import CellTally, EventKind
 
-fork = multiprocessing.get_context("fork")
 ROSTER = Roster.of(version=1, test=1, uids=[0, 1, 2])
-
-
-def shared_memory(size: int) -> memoryview:
-    return memoryview(mmap.mmap(-1, size))  # MAP_SHARED: forked children write the same pages
 
 
 @pytest.fixture(params=["memory", "sharedarea", "redis"])
@@ -178,13 +172,6 @@ def test_threads_racing_to_redeem_the_same_tickets_count_each_once(tally):
 
 
 # -- several processes, real shared memory --------------------------------------------------
-
-
-def run_in_child(target, *args) -> int:
-    process = fork.Process(target=target, args=args)
-    process.start()
-    process.join(60)
-    return process.exitcode
 
 
 def race_to_redeem(tally, own_tally=lambda: None, per_process=500, processes=4):
