@@ -81,17 +81,16 @@ class BanditService:
         self._secret = secret or b""
         self._signer: TicketSigner | None = None
         self._local = threading.local()  # each thread's choice queue (flask run serves with threads)
-        self._document_key = None
-        self._document = None
+        self._rendered: tuple | None = None  # ((experiment version, tally version), document)
 
     # -- serving ----------------------------------------------------------------------------
 
     def serve(self) -> dict:
         """Choose an arm for one visitor, count the impression, and sign a ticket for it."""
         for _attempt in range(_RETRIES):
-            snapshot = self.store.read()
-            view = self._view(snapshot)
-            uid, propensity = self._queue_for(snapshot, view).pop()
+            # the view the choice was drawn under: a refill may have read a newer experiment
+            queue, view = self._queue_for(self.store.read())
+            uid, propensity = queue.pop()
             now_ns = time.time_ns()
             try:
                 version, serial = self.tally.serve(view.roster, uid, propensity, now_ns)
@@ -150,10 +149,10 @@ class BanditService:
         """Everything about the bandit, computed once per change per worker."""
         snapshot, view, counts = self._current()
         key = (snapshot.version, counts.version)
-        if key != self._document_key:
-            self._document = self._render(view, counts)
-            self._document_key = key
-        return self._document
+        rendered = self._rendered
+        if rendered is None or rendered[0] != key:
+            rendered = self._rendered = (key, self._render(view, counts))
+        return rendered[1]
 
     def events(self, since: int, limit: int) -> dict:
         """A page of the event log, in the documented JSON form."""
@@ -206,7 +205,9 @@ class BanditService:
             # The tally already follows a newer experiment: read that one.
         raise Rejected("busy", "the experiment kept changing while reading it; try again")
 
-    def _queue_for(self, snapshot: Snapshot, view: _View) -> ChoiceQueue:
+    def _queue_for(self, snapshot: Snapshot) -> tuple[ChoiceQueue, _View]:
+        """This thread's choice queue, fresh for ``snapshot`` or newer, and the view its choices
+        were drawn under (the roster a serve must count them with)."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             # Workers are forked from the master: each needs its own generator, or they would
@@ -216,10 +217,10 @@ class BanditService:
             local.queue, local.version = ChoiceQueue(np.random.default_rng(entropy)), None
         now = time.monotonic()
         if local.version != snapshot.version or local.queue.stale(now):
-            fresh, view, counts = self._current()
+            snapshot, view, counts = self._current()
             local.queue.refill(Posterior(view.experiment.arms, counts.impressions, counts.clicks), now)
-            local.version = fresh.version
-        return local.queue
+            local.version = snapshot.version
+        return local.queue, self._view(snapshot)
 
     def ticket_secret(self) -> bytes:
         """What tickets are signed with: the tally's secret and VOWELER_SECRET, combined."""
