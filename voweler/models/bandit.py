@@ -479,6 +479,7 @@ class Posterior:
         self.alpha = alpha0 + self.clicks
         self.beta = beta0 + (self.impressions - self.clicks)
         self._propensities: np.ndarray | None = None
+        self._quadrature: np.ndarray | None = None
 
     def means(self) -> np.ndarray:
         """Posterior mean CTR of each arm, ``alpha / (alpha + beta)``."""
@@ -490,7 +491,13 @@ class Posterior:
 
     def summaries(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(means, lows, highs): each arm's posterior mean and central credible interval."""
-        return _beta.summaries(self.alpha, self.beta, level)
+        return _beta.summaries(self.alpha, self.beta, level, nodes=self._nodes())
+
+    def _nodes(self) -> np.ndarray:
+        """The arms' quadrature nodes, shared by :meth:`summaries` and :meth:`propensities`."""
+        if self._quadrature is None:
+            self._quadrature = _beta.nodes(self.alpha, self.beta)
+        return self._quadrature
 
     def propensities(self) -> np.ndarray:
         """P(arm i's draw is the largest): the probability Thompson sampling shows arm i.
@@ -499,7 +506,7 @@ class Posterior:
         the array is read-only.
         """
         if self._propensities is None:
-            p = _beta.win_probabilities(self.alpha, self.beta)
+            p = _beta.win_probabilities(self.alpha, self.beta, nodes=self._nodes() if len(self.arms) > 1 else None)
             p.flags.writeable = False
             self._propensities = p
         return self._propensities

@@ -73,7 +73,7 @@ _DROPS = TAIL * (np.arange(1, LEVELS + 1) / LEVELS) ** 2
 _GAUSS = ((0.5 - 0.5 * np.sqrt(0.6), 5 / 18), (0.5, 8 / 18), (0.5 + 0.5 * np.sqrt(0.6), 5 / 18))
 
 
-def summaries(alpha, beta, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def summaries(alpha, beta, level: float = 0.95, nodes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior means and central credible intervals of Beta distributions.
 
     Parameters
@@ -104,11 +104,11 @@ def summaries(alpha, beta, level: float = 0.95) -> tuple[np.ndarray, np.ndarray,
     if a.size == 0:
         return means, means.copy(), means.copy()
     tail = (1.0 - level) / 2.0
-    ends = _Densities(a, b, _nodes(a, b)).quantiles(np.array([tail, 1.0 - tail]))
+    ends = _Densities(a, b, _nodes(a, b) if nodes is None else nodes).quantiles(np.array([tail, 1.0 - tail]))
     return means, ends[:, 0], ends[:, 1]
 
 
-def win_probabilities(alpha, beta) -> np.ndarray:
+def win_probabilities(alpha, beta, nodes: np.ndarray | None = None) -> np.ndarray:
     """For independent Beta(alpha_i, beta_i) draws, P(arm i's draw is the largest).
 
     This is the probability with which Thompson sampling chooses arm i. The result sums to 1;
@@ -132,7 +132,7 @@ def win_probabilities(alpha, beta) -> np.ndarray:
     a, b = _check(alpha, beta)
     if a.size <= 1:
         return np.ones_like(a)
-    nodes = _nodes(a, b)
+    nodes = _nodes(a, b) if nodes is None else nodes
     # An arm whose nodes all lie below another arm's lowest node wins only if one of the two
     # lands beyond its nodes: probability below 1e-8. It is given 0 and left out of the grid.
     live = nodes[:, -1] >= nodes[:, 0].max()
@@ -203,6 +203,12 @@ class _Shape:
             return self.log_density(z - self.mode)
         l1, l2 = _log_sigmoid(z), _log_sigmoid(-z)  # once per point when the grid is shared
         return self.a * l1 + self.b * l2 - self.peak, self.a * np.exp(l2) - self.b * np.exp(l1)
+
+
+def nodes(alpha, beta) -> np.ndarray:
+    """The quadrature nodes of each Beta distribution: compute them once and pass them as
+    ``nodes`` to both :func:`summaries` and :func:`win_probabilities` for the same arms."""
+    return _nodes(*_check(alpha, beta))
 
 
 def _nodes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
