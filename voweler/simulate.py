@@ -32,7 +32,9 @@ from typing import Callable
 
 import numpy as np
 
-from voweler.models.bandit import MAX_ARMS, Experiment, check_arm_name, check_prior, thompson_choices
+from voweler.models.bandit import (
+    DEFAULT_PRIOR_CTR, DEFAULT_PRIOR_IMPRESSIONS, MAX_ARMS, Experiment, check_arm_name, check_prior, thompson_choices,
+)  # fmt: skip
 
 DEFAULT_IMPRESSIONS = 1500
 DEFAULT_RUNS = 200
@@ -565,8 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     if args.prior_ctr is not None or args.prior_impressions is not None:
-        ctr = 0.5 if args.prior_ctr is None else args.prior_ctr
-        weight = 2.0 if args.prior_impressions is None else args.prior_impressions
+        ctr = DEFAULT_PRIOR_CTR if args.prior_ctr is None else args.prior_ctr
+        weight = DEFAULT_PRIOR_IMPRESSIONS if args.prior_impressions is None else args.prior_impressions
         try:
             check_prior(ctr, weight)
         except ValueError as error:

@@ -35,7 +35,7 @@ def json_object(allowed: set[str], required: set[str] = frozenset()) -> dict:
 def typed(body: dict, key: str, kind: str, where: str = ""):
     """``body[key]`` if it has the JSON type ``kind``, else a 400 naming ``where + key``.
 
-    Kinds: "string", "integer", "number", "boolean", "array", "object".
+    Kinds: "string", "integer", "number", "boolean", "array".
     """
     value = body[key]
     ok = {
@@ -44,7 +44,6 @@ def typed(body: dict, key: str, kind: str, where: str = ""):
         "number": isinstance(value, (int, float)) and not isinstance(value, bool),
         "boolean": isinstance(value, bool),
         "array": isinstance(value, list),
-        "object": isinstance(value, dict),
     }[kind]
     if not ok:
         article = "an" if kind[0] in "aeiou" else "a"

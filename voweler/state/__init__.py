@@ -17,7 +17,7 @@ changed in place on every serve and reward.
 
 from __future__ import annotations
 
-from voweler.state.base import Snapshot, StateError, StateTooLarge, StateUnavailable, Store
+from voweler.state.base import DEFAULT_CAPACITY, Snapshot, StateError, StateTooLarge, StateUnavailable, Store
 from voweler.state.tally import Redemption, Roster, StaleRoster, Tally
 
 __all__ = [
@@ -70,13 +70,13 @@ def open_store(url: str, name: str, model_type, index: int, capacity: int | None
     """
     scheme = _scheme(url)
     if scheme == "redis":
-        from voweler.state.redis import DEFAULT_CAPACITY, RedisStore
+        from voweler.state.redis import RedisStore
 
         return RedisStore(name, model_type, url, capacity=capacity or DEFAULT_CAPACITY)
     if scheme == "memory":
         from voweler.state.memory import MemoryStore
 
-        return MemoryStore(name, model_type)
+        return MemoryStore(name, model_type, capacity=capacity or DEFAULT_CAPACITY)
     from voweler.state.sharedarea import SharedAreaStore
 
     return SharedAreaStore.from_uwsgi(name, model_type, area=index)

@@ -26,6 +26,10 @@ M = TypeVar("M")
 R = TypeVar("R")
 
 
+# A state's largest frame, in bytes, where the caller names none (a SharedArea's slot is its own).
+DEFAULT_CAPACITY = 64 * 1024
+
+
 class StateError(Exception):
     """Base class of the state layer's errors."""
 

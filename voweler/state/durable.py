@@ -129,18 +129,7 @@ def file_areas() -> list[FileArea]:
 def write_snapshot(path: Path, data: bytes) -> None:
     """Replace the snapshot at ``path`` with ``data``, atomically and durably."""
     header = _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, len(data), _digest(data))
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        with open(temporary, "wb") as out:
-            out.write(header)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)  # a full disk, say: leave the last good snapshot alone
-        raise
-    _fsync_directory(path.parent)
+    _write_durably(path, header + data)
 
 
 def read_snapshot(path: Path) -> bytes | None:
@@ -249,14 +238,23 @@ def _check_layout(areas: list[FileArea], directory: Path) -> None:
         _write_durably(layout, wanted)
 
 
-def _write_durably(path: Path, text: str) -> None:
-    """Replace a small file whole: a crash leaves the old one or the new one, never half."""
+def _write_durably(path: Path, content: bytes | str) -> None:
+    """Replace a file whole and durably: a crash leaves the old one or the new one, never half.
+
+    Written to a temporary file, fsynced, renamed over ``path``, and the directory fsynced.
+    """
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    data = content.encode() if isinstance(content, str) else content
+    try:
+        with open(temporary, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a full disk, say: leave the last good file alone
+        raise
+    _fsync_directory(path.parent)
 
 
 def _restore_snapshots(areas: list[FileArea], directory: Path) -> str:

@@ -73,7 +73,6 @@ class JournaledCells:
         self._all = raw.cast("q")
         self._floats = raw.cast("d")
         self._lock = lock
-        self.size = len(self._all) - JOURNAL_CELLS  # the caller's cells: 0 .. size-1
         self._group = _Group(self)
         self.recoveries = 0  # groups this process undid: left by a writer that died, or that raised
 

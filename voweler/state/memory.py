@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import threading
 
-from voweler.state.base import Store
+from voweler.state.base import DEFAULT_CAPACITY, Store
 from voweler.state.frame import Frame
 from voweler.state.tally import CellTally
 
-DEFAULT_CAPACITY = 64 * 1024
 
 
 class MemoryStore(Store):

@@ -61,11 +61,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from voweler.state.base import StateError, StateUnavailable, Store
+from voweler.state.base import DEFAULT_CAPACITY, StateError, StateUnavailable, Store
 from voweler.state.frame import HEADER_SIZE, Frame, peek
 from voweler.state.tally import _RECORD_DTYPE, Counts, EventKind, Redemption, StaleRoster, Tally, decode_records
 
-DEFAULT_CAPACITY = 64 * 1024
 ATOMIC_MODES = ("script", "watch")
 # Client settings, unless the URL's query says otherwise: a dead Redis must give a quick 503, not
 # a worker hung until harakiri; and no automatic retry, which could apply a write twice.
@@ -324,8 +323,6 @@ class RedisTally(Tally):
     The semantics are :class:`~voweler.state.tally.CellTally`'s, to the bit: the same roster
     adoption, redemption window, outcomes, versions and event records.
     """
-
-    backend = "redis"
 
     def __init__(self, name: str, url: str):
         self.name = name

@@ -137,11 +137,10 @@ class SharedAreaStore(Store):
 def sharedarea_tally(name: str, area: int) -> CellTally:
     """The bandit tally in SharedArea ``area``, changed under user lock ``area + 1``."""
     memory, lock, where = uwsgi_area(area, f"the {name} tally")
-    try:
-        return CellTally(memory, lock, where)
-    except StateError as error:
-        pages = -(-CellTally.bytes_needed() // 4096)
-        raise StateError(f"{error}: uwsgi.ini must give {where} at least {pages} pages") from None
+    needed = CellTally.bytes_needed()
+    if len(memoryview(memory).cast("B")) < needed:
+        raise StateError(f"{where} is too small for the {name} tally: uwsgi.ini must give it at least {-(-needed // 4096)} pages")
+    return CellTally(memory, lock, where)
 
 
 def uwsgi_area(area: int, purpose: str):

@@ -105,7 +105,6 @@ EVENT_DTYPE = np.dtype(
 class Tally(ABC):
     """One bandit's shared counters; see the module docstring."""
 
-    backend = "abstract"
     slots, window, log_capacity = SLOTS, WINDOW, LOG_CAPACITY
 
     @abstractmethod
