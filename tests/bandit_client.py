@@ -14,18 +14,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from bench import checks
 from bench.checks import without_pid  # noqa: F401  (used by the tests)
 from voweler.tickets import TOKEN_LENGTH, TicketSigner
 
 SHOW, SERVE, REWARD = "/api/bandit", "/api/bandit/serve", "/api/bandit/reward"
 ARMS, RESET, EVENTS = "/api/bandit/arms", "/api/bandit/reset", "/api/bandit/events"
-ERROR_KEYS = {"error", "status", "message", "pid"}
-DOCUMENT_KEYS = {"version", "test", "impressions", "clicks", "recent_serves", "ticket_ttl", "arms", "pid"}
-ARM_KEYS = {
-    "name", "slot", "prior", "impressions", "clicks", "alpha", "beta", "mean", "interval", "propensity", "share",
-}  # fmt: skip
-SERVE_KEYS = {"arm", "ticket", "propensity", "version", "pid"}
-REWARD_KEYS = {"arm", "clicked", "version", "pid"}
+# The documents' exact keys: the ones the consistency bench checks (bench/checks.py)
+ERROR_KEYS, DOCUMENT_KEYS, ARM_KEYS = set(checks.ERROR_KEYS), set(checks.BANDIT_KEYS), set(checks.ARM_KEYS)
+SERVE_KEYS, REWARD_KEYS = set(checks.SERVE_KEYS), set(checks.REWARD_KEYS)
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _FIELDS = struct.Struct("<BxHIQI")  # the ticket's signed fields, as documented in voweler/tickets.py
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from redis_server import RedisServer, need_redis_server
-from voweler.deployment import REPO
+from voweler.deployment import REPO, Deployment
 
 # bench/ is not installed: the tests import its checks (bench/checks.py) from the checkout
 if str(REPO) not in sys.path:
@@ -33,3 +33,19 @@ def redis_url(redis_server):
     """The session's Redis, emptied: a fresh database for each test."""
     redis_server.flush()
     return redis_server.url
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The real ``uwsgi --ini uwsgi.ini`` with 4 workers, one per test module that asks for it
+    (a module may define its own ``server`` instead)."""
+    with Deployment(processes=4) as deployment:
+        yield deployment
+
+
+@pytest.fixture
+def own_redis():
+    """A redis-server of this test's own, which it may stop, kill or hang."""
+    need_redis_server()
+    with RedisServer() as server:
+        yield server

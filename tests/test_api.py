@@ -7,14 +7,12 @@ import json
 import pytest
 
 from voweler import create_app
+from bench.checks import PERCEPTRON_KEYS
 from voweler.models.perceptron import ALPHABET, Perceptron
 
 TRAIN, RESET, SHOW = "/api/perceptron/train", "/api/perceptron/reset", "/api/perceptron"
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
-DOCUMENT_KEYS = {
-    "version", "dim", "seed", "learning_rate", "updates", "mistakes", "accuracy", "lda_accuracy",
-    "bias", "weights", "letters", "projections", "history", "pid",
-}  # fmt: skip
+DOCUMENT_KEYS = set(PERCEPTRON_KEYS)  # the perceptron document's exact keys, as the consistency bench checks them
 
 
 @pytest.fixture

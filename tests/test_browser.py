@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from voweler.deployment import Deployment
 from voweler.models import Perceptron
 from voweler.models.perceptron import ALPHABET, IS_VOWEL
 
@@ -49,12 +48,6 @@ def need_browser() -> None:
         if os.environ.get("VOWELER_REQUIRE_BROWSER") == "1":
             pytest.fail(message)
         pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Deployment(processes=4) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

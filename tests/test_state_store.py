@@ -17,7 +17,7 @@ import pytest
 import redis as redis_py
 
 from processes import fork, run_in_child, shared_memory
-from redis_server import RedisServer, need_redis_server, record_commands
+from redis_server import record_commands
 from voweler.models import Perceptron
 from voweler.state import StateError, StateTooLarge, StateUnavailable, open_store
 from voweler.state import redis as redis_backend
@@ -400,33 +400,29 @@ def test_redis_urls_pick_the_backend_and_the_atomic_mode(redis_url):
 
 
 @pytest.mark.parametrize("atomic", ["script", "watch"])
-def test_redis_down_is_unavailable_at_once_and_back_without_reopening(atomic):
-    need_redis_server()
-    with RedisServer() as server:
-        store = RedisStore("test", Tally, f"{server.url}?atomic={atomic}")
-        assert store.transact(Tally.bump)[0].version == 1
-        server.kill()
-        for attempt in (store.read, lambda: store.transact(Tally.bump)):
-            started = time.monotonic()
-            with pytest.raises(StateUnavailable, match=f"Redis at {server.url}") as refused:
-                attempt()
-            assert time.monotonic() - started < 1, refused.value
-        server.start()  # the same port, empty (no persistence), without its scripts
-        assert store.read().version == 0  # what Redis kept: nothing
-        assert store.transact(Tally.bump)[0].version == 1
+def test_redis_down_is_unavailable_at_once_and_back_without_reopening(atomic, own_redis):
+    store = RedisStore("test", Tally, f"{own_redis.url}?atomic={atomic}")
+    assert store.transact(Tally.bump)[0].version == 1
+    own_redis.kill()
+    for attempt in (store.read, lambda: store.transact(Tally.bump)):
+        started = time.monotonic()
+        with pytest.raises(StateUnavailable, match=f"Redis at {own_redis.url}") as refused:
+            attempt()
+        assert time.monotonic() - started < 1, refused.value
+    own_redis.start()  # the same port, empty (no persistence), without its scripts
+    assert store.read().version == 0  # what Redis kept: nothing
+    assert store.transact(Tally.bump)[0].version == 1
 
 
-def test_redis_that_hangs_is_unavailable_within_the_socket_timeout():
-    need_redis_server()
-    with RedisServer() as server:
-        store = RedisStore("test", Tally, server.url)
-        store.transact(Tally.bump)
-        os.kill(server.process.pid, signal.SIGSTOP)  # accepts connections (the kernel does), answers nothing
-        try:
-            started = time.monotonic()
-            with pytest.raises(StateUnavailable, match="Timeout"):
-                store.transact(Tally.bump)
-            assert time.monotonic() - started < 2 * redis_backend.CLIENT_DEFAULTS["socket_timeout"] + 1
-        finally:
-            os.kill(server.process.pid, signal.SIGCONT)
-        assert store.read().version in (1, 2)  # a timed-out write may or may not have been applied
+def test_redis_that_hangs_is_unavailable_within_the_socket_timeout(own_redis):
+    store = RedisStore("test", Tally, own_redis.url)
+    store.transact(Tally.bump)
+    os.kill(own_redis.process.pid, signal.SIGSTOP)  # accepts connections (the kernel does), answers nothing
+    try:
+        started = time.monotonic()
+        with pytest.raises(StateUnavailable, match="Timeout"):
+            store.transact(Tally.bump)
+        assert time.monotonic() - started < 2 * redis_backend.CLIENT_DEFAULTS["socket_timeout"] + 1
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+    assert store.read().version in (1, 2)  # a timed-out write may or may not have been applied

@@ -17,7 +17,7 @@ import pytest
 import redis as redis_py
 
 from processes import fork, run_in_child, shared_memory
-from redis_server import RedisServer, need_redis_server, record_commands
+from redis_server import record_commands
 from voweler.state import Redemption, Roster, StaleRoster, StateError, StateUnavailable
 from voweler.state import redis as redis_backend
 from voweler.state.journal import JournaledCells, JOURNAL_CELLS
@@ -360,18 +360,16 @@ def test_redis_scripts_forgotten_by_redis_are_loaded_again(redis_url):
     assert tally.serve(ROSTER, 0, 0.5, 0)[1] == 2
 
 
-def test_redis_down_is_unavailable_at_once_and_back_without_reopening():
-    need_redis_server()
-    with RedisServer() as server:
-        tally = RedisTally("test", server.url)
-        serve_many(tally, 3)
-        server.kill()
-        for attempt in (lambda: tally.serve(ROSTER, 0, 0.5, 0), lambda: tally.redeem(ROSTER, 1, 0, 0, True, 0),
-                        lambda: tally.counts(ROSTER), tally.events):  # fmt: skip
-            started = time.monotonic()
-            with pytest.raises(StateUnavailable, match=f"Redis at {server.url}"):
-                attempt()
-            assert time.monotonic() - started < 1
-        server.start()  # the same port, empty (no persistence), without its scripts
-        fresh = RedisTally("test", server.url).sync(Roster.of(version=0, test=1, uids=[0]))
-        assert fresh == 1 and tally.serve(ROSTER, 0, 0.5, 0) == (3, 0)  # a new tally: +1 per version, then the serve
+def test_redis_down_is_unavailable_at_once_and_back_without_reopening(own_redis):
+    tally = RedisTally("test", own_redis.url)
+    serve_many(tally, 3)
+    own_redis.kill()
+    for attempt in (lambda: tally.serve(ROSTER, 0, 0.5, 0), lambda: tally.redeem(ROSTER, 1, 0, 0, True, 0),
+                    lambda: tally.counts(ROSTER), tally.events):  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(StateUnavailable, match=f"Redis at {own_redis.url}"):
+            attempt()
+        assert time.monotonic() - started < 1
+    own_redis.start()  # the same port, empty (no persistence), without its scripts
+    fresh = RedisTally("test", own_redis.url).sync(Roster.of(version=0, test=1, uids=[0]))
+    assert fresh == 1 and tally.serve(ROSTER, 0, 0.5, 0) == (3, 0)  # a new tally: +1 per version, then the serve

@@ -23,18 +23,11 @@ from bandit_client import (
     EVENTS, RESET, REWARD, SERVE, SHOW, count_problems, error_problems, fields, flip, made_up, resign, without_pid,
 )  # fmt: skip
 from bench.checks import disagreements
-from voweler.deployment import Deployment
 
 pytestmark = pytest.mark.uwsgi
 
-WORKERS = 4
+WORKERS = 4  # the workers of the `server` fixture (tests/conftest.py)
 THREE = [{"name": "red"}, {"name": "green", "prior_ctr": 0.05, "prior_impressions": 100}, {"name": "blue"}]
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Deployment(processes=WORKERS) as deployment:
-        yield deployment
 
 
 # -- talking to the server ----------------------------------------------------------------------

@@ -14,13 +14,7 @@ from voweler.deployment import REPO, Deployment
 
 pytestmark = pytest.mark.uwsgi
 
-WORKERS = 4
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Deployment(processes=WORKERS) as deployment:
-        yield deployment
+WORKERS = 4  # the workers of the `server` fixture (tests/conftest.py)
 
 
 def test_2000_concurrent_train_requests_lose_nothing_and_replay_exactly(server):

@@ -43,12 +43,6 @@ def test_without_uwsgi_it_answers_503_and_says_why():
     assert "uwsgi --ini uwsgi.ini" in body["message"]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with Deployment(processes=4) as server:
-        yield server
-
-
 @pytest.mark.uwsgi
 class TestUnderUwsgi:
 
