@@ -55,8 +55,7 @@ def draw(document: dict, path: Path) -> Path:
         f"Medians of {settings['rounds']} rounds of {settings['duration']} s; whiskers: lowest and highest round. "
         f"Throughput panel: perceptron dim {settings['dim']}, 5 letters per train request. "
         f"Latencies are this machine's; ratios are what carries over.\n"
-        "naive baseline: the original design, for comparison; loses updates by design "
-        "(JSON state in a SharedArea, read then update then write, no lock, no transaction). "
+        f"{document['targets']['naive']}. "
         "Reproduce: bench/throughput.py (see README, \"Consistency and performance\")."
     )
     figure.text(0.07, 0.015, caption, fontsize=8.5, color="#333333", va="bottom", ha="left", wrap=True)

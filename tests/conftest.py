@@ -3,7 +3,9 @@
 Tests of the redis:// backend use ``redis_url``: a real redis-server, started once per session
 on a free port (tests/redis_server.py), with its database emptied before each test. Without
 redis-server installed they are skipped, unless VOWELER_REQUIRE_REDIS=1 (as in .ci/run) makes
-that an error.
+that an error. ``own_redis`` is a redis-server of one test's own, to stop, kill or hang.
+
+``server`` is the real uWSGI with 4 workers, one per test module that uses it.
 """
 
 import sys
