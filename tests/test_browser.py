@@ -330,7 +330,12 @@ def test_add_an_arm_run_the_simulator_and_the_densities_move(page, server):
     page.fill('#sim-table input[aria-label="True CTR of arm green"]', "0.3")
     page.select_option("#sim-speed", "100")
     page.get_by_role("button", name="Start the simulator").click()
-    page.wait_for_function("() => window.voweler.simulator.visitors >= 150", timeout=60_000)
+    # at least 150 visitors, and until green has been clicked: Thompson sampling may show green,
+    # behind a pessimistic prior, only a few times in the first 150
+    page.wait_for_function(
+        "() => window.voweler.simulator.visitors >= 150 && (window.voweler.simulator.perArm.get('green')?.clicks ?? 0) >= 1",
+        timeout=60_000,
+    )
     page.get_by_role("button", name="Stop the simulator").click()
     page.wait_for_function("() => window.voweler.simulator.inFlight === 0")
 
