@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Draw bench/throughput.py's results as one PNG: throughput beside the naive baseline, and
 training as the perceptron's dimension grows.
 
-    python bench/chart.py                                   # bench/results/throughput-sharedarea.json
-    python bench/chart.py results.json -o throughput.png
+    python -m bench.chart                                   # bench/results/throughput-sharedarea.json
+    python -m bench.chart results.json -o throughput.png
 
 Needs matplotlib: ``pip install -e '.[bench]'``.
 """

@@ -1,11 +1,12 @@
-#!/usr/bin/env python3
 """Consistency of voweler under a mixed concurrent load, with workers killed, reloaded, restarted.
 
-    python bench/consistency.py                                   # 20,000 operations, 4 workers, 16 clients
-    python bench/consistency.py --kill-workers 2                  # SIGKILL a busy worker every 2 s
-    python bench/consistency.py --reload 2 --restart              # two graceful reloads, one full restart
-    python bench/consistency.py --rate 800 --operations 10000     # open loop: Poisson arrivals, 800/s
-    python bench/consistency.py --url http://127.0.0.1:9090 --stats 127.0.0.1:9191 --kill-workers 5
+    python -m bench.consistency                                   # 20,000 operations, 4 workers, 16 clients
+    python -m bench.consistency --kill-workers 2                  # SIGKILL a busy worker every 2 s
+    python -m bench.consistency --reload 2 --restart              # two graceful reloads, one full restart
+    python -m bench.consistency --rate 800 --operations 10000     # open loop: Poisson arrivals, 800/s
+    python -m bench.consistency --url http://127.0.0.1:9090 --stats 127.0.0.1:9191 --kill-workers 5
+
+(from the checkout, with its virtualenv's Python).
 
 It starts ``uwsgi --ini uwsgi.ini`` on free ports (or targets a running deployment with
 ``--url``: it resets that deployment's perceptron and bandit, and must be its only client),
@@ -40,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import http.client
 import json
 import math
 import os
@@ -52,29 +52,20 @@ import stat
 import sys
 import threading
 import time
-import urllib.parse
 from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-from bench.checks import (  # noqa: E402
+from voweler.models.perceptron import ALPHABET
+from voweler.uwsgi_stats import live_workers, read_stats
+from voweler_tools.checks import (
     BanditRead, Findings, ModelState, PerceptronRead, Redeemed, Serve, Train, Unacked, Window, bandit_document_problems,
     check_bandit, check_perceptron, disagreements, error_problems, every_worker, perceptron_document_problems,
     shape_problems, REWARD_KEYS, SERVE_KEYS,
 )  # fmt: skip
-from voweler.deployment import Deployment, Instance  # noqa: E402
-from voweler.uwsgi_stats import live_workers, read_stats  # noqa: E402
-from voweler.models.perceptron import ALPHABET  # noqa: E402
-
-try:
-    import orjson
-
-    loads, dumps = orjson.loads, orjson.dumps
-except ImportError:  # pragma: no cover - orjson is one of voweler's dependencies
-    loads, dumps = json.loads, lambda value: json.dumps(value).encode()
+from voweler_tools.client import ANSWERED, REFUSED, TIMEOUT, Answer, Client, HttpError
+from voweler_tools.deployment import Deployment, Instance
 
 KINDS = ("train", "serve", "reward", "read")
 DEFAULT_MIX = "train=4,serve=3,reward=2,read=1"
@@ -101,62 +92,6 @@ SAMPLE = 20  # problems kept per check in the report and the JSON
 
 class SetupError(Exception):
     """The bench could not run at all (exit code 2)."""
-
-
-# -- HTTP -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    """One request's fate. ``outcome``: "answered" (a complete HTTP response), "refused" (no
-    connection, so the request was never sent), "cut" (sent, then the connection broke) or
-    "timeout" (sent, no answer in time: it may still be applied later)."""
-
-    outcome: str
-    status: int | None = None
-    body: object = None
-    problem: str = ""  # why the body could not be used
-    sent: float = 0.0
-    done: float = 0.0
-
-
-class Http:
-    """One fresh connection per request (uWSGI's http-socket closes it after each answer)."""
-
-    def __init__(self, url: str, timeout: float):
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"the URL must be http://host:port, got {url!r}")
-        self.host, self.port, self.prefix = parts.hostname, parts.port or 80, parts.path.rstrip("/")
-        self.url = f"http://{self.host}:{self.port}{self.prefix}"
-        self.timeout = timeout
-
-    def call(self, method: str, path: str, body: bytes | None = None) -> Answer:
-        headers = {"Connection": "close"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        sent = time.monotonic()
-        try:
-            try:
-                connection.connect()
-            except OSError as error:
-                return Answer("refused", problem=type(error).__name__, sent=sent, done=time.monotonic())
-            try:
-                connection.request(method, self.prefix + path, body=body, headers=headers)
-                response = connection.getresponse()
-                raw = response.read()
-            except TimeoutError:
-                return Answer("timeout", problem="TimeoutError", sent=sent, done=time.monotonic())
-            except (OSError, http.client.HTTPException) as error:
-                return Answer("cut", problem=type(error).__name__, sent=sent, done=time.monotonic())
-        finally:
-            connection.close()
-        done = time.monotonic()
-        try:
-            return Answer("answered", response.status, loads(raw), sent=sent, done=done)
-        except ValueError:
-            return Answer("answered", response.status, None, f"not JSON: {raw[:120]!r}", sent=sent, done=done)
 
 
 # -- the deployment under test ------------------------------------------------------------------
@@ -227,7 +162,7 @@ class Pending:
 class Load:
     """Sends the operations and records every answer; thread-safe."""
 
-    def __init__(self, args, http: Http, arms: set[str]):
+    def __init__(self, args, http: Client, arms: set[str]):
         self.args, self.http, self.arms = args, http, arms
         self.kinds = [k for k in KINDS if args.mix.get(k)]
         self.weights = [args.mix[k] for k in self.kinds]
@@ -280,8 +215,8 @@ class Load:
         """(acknowledged, may have been applied) for an answer; records figures and anomalies.
         ``problems``: what is wrong with a 200 body (a function)."""
         figures = self.figures[kind]
-        if answer.outcome != "answered":
-            reason, applied = answer.outcome, answer.outcome != "refused"
+        if answer.outcome != ANSWERED:
+            reason, applied = answer.outcome, answer.outcome != REFUSED
         elif answer.status == 200:
             found = [answer.problem] if answer.body is None else problems(answer.body)
             if not found:
@@ -336,19 +271,19 @@ class Load:
     def train(self, rng: random.Random) -> bool:
         letters = "".join(rng.choices(ALPHABET, k=rng.randint(1, LONGEST_BATCH)))
         lowest = self.floor["perceptron"] + 1
-        answer = self.http.call("POST", "/api/perceptron/train", dumps({"letters": letters}))
+        answer = self.http.call("POST", "/api/perceptron/train", {"letters": letters})
         acked, applied = self.classify("train", answer, perceptron_document_problems)
         if acked:
             body = answer.body
             self.answered("perceptron", body["version"], answer, write=True)
             self.trains.append(Train(letters, body["version"], body["updates"], body["pid"], ModelState.of_document(body)))
         elif applied:
-            self.failed_trains.append((letters, lowest, answer.done, answer.outcome == "timeout"))
+            self.failed_trains.append((letters, lowest, answer.done, answer.outcome == TIMEOUT))
         return acked
 
     def serve(self) -> bool:
         lowest = self.floor["bandit"] + 1
-        answer = self.http.call("POST", "/api/bandit/serve", b"{}")
+        answer = self.http.call("POST", "/api/bandit/serve", {})
         acked, applied = self.classify("serve", answer, self._serve_problems)
         if acked:
             body = answer.body
@@ -356,7 +291,7 @@ class Load:
             self.serves.append(Serve(body["arm"], body["version"]))
             self.tickets.append((body["ticket"], body["arm"]))
         elif applied:
-            self.failed_serves.append((lowest, answer.done, answer.outcome == "timeout"))
+            self.failed_serves.append((lowest, answer.done, answer.outcome == TIMEOUT))
         return acked
 
     def _serve_problems(self, body) -> list[str]:
@@ -367,7 +302,7 @@ class Load:
 
     def reward(self, ticket: str, arm: str, clicked: bool, pending: Pending | None = None) -> bool:
         lowest = self.floor["bandit"] + 1
-        answer = self.http.call("POST", "/api/bandit/reward", dumps({"ticket": ticket, "clicked": clicked}))
+        answer = self.http.call("POST", "/api/bandit/reward", {"ticket": ticket, "clicked": clicked})
         acked, applied = self.classify("reward", answer, lambda body: shape_problems(body, REWARD_KEYS, "reward answer"))
         if acked:
             body = answer.body
@@ -377,7 +312,7 @@ class Load:
             self.redeemed.append(Redeemed(arm, clicked, body["version"], answered_arm=body["arm"]))
             return True
         body = answer.body if isinstance(answer.body, dict) else {}
-        if answer.outcome == "answered" and answer.status == 409 and body.get("error") == "ticket_redeemed":
+        if answer.outcome == ANSWERED and answer.status == 409 and body.get("error") == "ticket_redeemed":
             tries = pending.attempts if pending else []
             maybe = [a for a in tries if a[0]]
             if maybe:  # an earlier try was applied though its answer was lost
@@ -388,13 +323,13 @@ class Load:
                 "reward answered 409", answer, ["the ticket was redeemed, but no earlier reward for it can have been applied"]
             )
             return False
-        if answer.outcome == "answered" and 400 <= answer.status < 500:
+        if answer.outcome == ANSWERED and 400 <= answer.status < 500:
             self.anomaly(f"reward answered {answer.status}", answer)
             return False
         if pending is None:
             pending = Pending(ticket, arm, clicked)
             self.pending.append(pending)
-        pending.attempts.append((applied, lowest, answer.done, answer.outcome == "timeout"))
+        pending.attempts.append((applied, lowest, answer.done, answer.outcome == TIMEOUT))
         return False
 
     def read_perceptron(self) -> bool:
@@ -648,9 +583,9 @@ def progress(args, load: Load, faults: Faults, began: float, stop: threading.Eve
 # -- one run ------------------------------------------------------------------------------------
 
 
-def reset_models(http: Http, dim: int, seed: int) -> tuple[dict, dict]:
-    p = http.call("POST", "/api/perceptron/reset", dumps({"dim": dim, "seed": seed, "learning_rate": 0.1}))
-    b = http.call("POST", "/api/bandit/reset", dumps({"arms": ARMS}))
+def reset_models(http: Client, dim: int, seed: int) -> tuple[dict, dict]:
+    p = http.call("POST", "/api/perceptron/reset", {"dim": dim, "seed": seed, "learning_rate": 0.1})
+    b = http.call("POST", "/api/bandit/reset", {"arms": ARMS})
     for what, answer, shape in (("perceptron", p, perceptron_document_problems), ("bandit", b, bandit_document_problems)):
         if answer.status != 200 or answer.body is None or shape(answer.body):
             raise SetupError(
@@ -659,7 +594,7 @@ def reset_models(http: Http, dim: int, seed: int) -> tuple[dict, dict]:
     return p.body, b.body
 
 
-def fetch(http: Http, path: str, shape, tries: int = 50) -> dict:
+def fetch(http: Client, path: str, shape, tries: int = 50) -> dict:
     for _ in range(tries):
         answer = http.call("GET", path)
         if answer.status == 200 and answer.body is not None and not shape(answer.body):
@@ -703,7 +638,7 @@ class Collected:
 
 def run(args, target) -> Collected:
     """Reset, load with faults, settle, and read the end state from every worker."""
-    http = Http(target.url, args.timeout)
+    http = Client(target.url, args.timeout)
     setup_began = time.monotonic()
     initial_p, initial_b = reset_models(http, args.dim, args.seed)
     load = Load(args, http, {arm["name"] for arm in initial_b["arms"]})
@@ -752,7 +687,7 @@ def run(args, target) -> Collected:
                 )
     except SetupError as error:
         seen.trouble.append(str(error))
-    except (OSError, ValueError, KeyError) as error:
+    except (HttpError, KeyError) as error:
         seen.agree.append(f"could not read every worker: {type(error).__name__}: {error}")
     if not args.url or args.stats:
         seen.live_pids = set(target.worker_pids())
@@ -1092,7 +1027,7 @@ def parse_mix(text: str) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bench/consistency.py",
+        prog="python -m bench.consistency",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -1243,7 +1178,7 @@ def validate(parser: argparse.ArgumentParser, args) -> None:
         if args.state or args.uwsgi_args:
             parser.error("--state and --uwsgi-args configure the deployment the bench starts; with --url it starts none")
         try:
-            Http(args.url, 1)
+            Client(args.url, 1)
         except ValueError as error:
             parser.error(str(error))
     elif args.stats or args.fifo:

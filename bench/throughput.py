@@ -1,12 +1,13 @@
-#!/usr/bin/env python3
 """Throughput and latency of voweler's endpoints, as ratios to GET /api/health in the same run,
 beside a naive baseline.
 
-    python bench/throughput.py                      # 2 workers; voweler and the naive baseline
-    python bench/throughput.py --workers 1 2 4 --rounds 3 --duration 4 \\
+    python -m bench.throughput                      # 2 workers; voweler and the naive baseline
+    python -m bench.throughput --workers 1 2 4 --rounds 3 --duration 4 \\
         --json bench/results/throughput-sharedarea.json --chart bench/results/throughput.png
-    python bench/throughput.py --workers 1 2 4 --state redis://127.0.0.1:6379/0 --no-naive
-    python bench/throughput.py --url http://127.0.0.1:9090 --dims   # a running deployment (it trains it!); no dims runs
+    python -m bench.throughput --workers 1 2 4 --state redis://127.0.0.1:6379/0 --no-naive
+    python -m bench.throughput --url http://127.0.0.1:9090 --dims   # a running deployment (it trains it!); no dims runs
+
+(from the checkout, with its virtualenv's Python).
 
 Load: wrk (``apt-get install wrk``) when it is on the PATH, else a Python load generator
 (``--load wrk|python|auto``). Both keep 16 connections busy (``--connections``) from 2 threads
@@ -58,7 +59,6 @@ import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -66,13 +66,13 @@ from pathlib import Path
 
 import numpy as np
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.append(str(REPO))  # voweler from this checkout, when it is not installed
-from naive import json_state  # noqa: E402  (bench/ is on the path: it holds this script)
-from voweler.deployment import UWSGI_INI, Deployment, uwsgi_binary  # noqa: E402
-from voweler.models import Perceptron  # noqa: E402
-from voweler.state.frame import Frame, encode_state  # noqa: E402
+from bench.naive import json_state
+from voweler.models import Perceptron
+from voweler.state.frame import Frame, encode_state
+from voweler_tools.client import Client
+from voweler_tools.deployment import REPO, UWSGI_INI, Deployment, uwsgi_binary
+
+BENCH = REPO / "bench"
 
 LETTERS = "aeiou"  # one fixed batch: the update check needs to know how many letters each request adds
 DIMS = [2, 16, 128, 512, 1024, 4096]
@@ -447,15 +447,13 @@ def answered_twice(versions: list) -> int:
 # -- measuring --------------------------------------------------------------------------------
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as answer:
-        return json.load(answer)
+def get_json(base: str, path: str) -> dict:
+    """The JSON of a GET; voweler_tools.client.HttpError for anything but a 2xx answer."""
+    return Client(base, timeout=30).get(path)
 
 
-def post_json(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.load(answer)
+def post_json(base: str, path: str, body: dict) -> dict:
+    return Client(base, timeout=30).post(path, body)
 
 
 def collect_tickets(load, base: str, needed: int, duration: float, got: list[str]) -> list[str]:
@@ -471,10 +469,10 @@ def collect_tickets(load, base: str, needed: int, duration: float, got: list[str
 def measure_endpoint(load, base: str, name: str, duration: float, tickets: list[str] | None = None) -> dict:
     """One timed run of one endpoint, with the counter check when it changes a model."""
     endpoint = ENDPOINTS[name]
-    before = get_json(base + endpoint.counter[0])[endpoint.counter[1]] if endpoint.counter else 0
+    before = get_json(base, endpoint.counter[0])[endpoint.counter[1]] if endpoint.counter else 0
     result = load.run(base, endpoint.method, endpoint.path, endpoint.body, duration, tickets=tickets, capture=endpoint.capture)
     if endpoint.counter:
-        added = get_json(base + endpoint.counter[0])[endpoint.counter[1]] - before
+        added = get_json(base, endpoint.counter[0])[endpoint.counter[1]] - before
         acknowledged = (result["requests"] - result["non2xx"]) * endpoint.adds
         result.update(count_updates(acknowledged, added, in_flight=load.connections * endpoint.adds))
         settle(base, endpoint.counter)
@@ -492,18 +490,18 @@ def settle(base: str, counter: tuple[str, str], quiet: float = 0.3, timeout: flo
     reset, say) with a state read before it.
     """
     path, key = counter
-    last, deadline = get_json(base + path)[key], time.monotonic() + timeout
+    last, deadline = get_json(base, path)[key], time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(quiet)
-        now = get_json(base + path)[key]
+        now = get_json(base, path)[key]
         if now == last:
             return
         last = now
 
 
 def reset_perceptron(base: str, dim: int) -> None:
-    post_json(base + "/api/perceptron/reset", {"dim": dim, "seed": 0})
-    served = get_json(base + "/api/perceptron")["dim"]
+    post_json(base, "/api/perceptron/reset", {"dim": dim, "seed": 0})
+    served = get_json(base, "/api/perceptron")["dim"]
     if served != dim:  # a write from before the reset landed after it
         raise RuntimeError(f"{base}: reset to dim {dim}, but the perceptron has dim {served}")
 
@@ -538,7 +536,7 @@ def dims_round(load, base: str, target: Target, args) -> dict:
         reset_perceptron(base, dim)
         figures[str(dim)] = measure_endpoint(load, base, TRAIN, args.duration)
         figures[str(dim)]["state_bytes"] = target.state_bytes(dim)
-        if (served := get_json(base + "/api/perceptron")["dim"]) != dim:
+        if (served := get_json(base, "/api/perceptron")["dim"]) != dim:
             raise RuntimeError(f"{target.name}: trained at dim {dim}, but the perceptron has dim {served}")
     with_ratios({"health": health, **figures}, health)
     return {"health": health, "train": figures}
@@ -627,7 +625,7 @@ def run(args, load) -> dict:
             for target in targets:
                 reset_perceptron(bases[target.name], args.dim)
                 if "GET /api/bandit" in target.endpoints:
-                    post_json(bases[target.name] + "/api/bandit/reset", {"arms": [{"name": n} for n in ("red", "green", "blue")]})
+                    post_json(bases[target.name], "/api/bandit/reset", {"arms": [{"name": n} for n in ("red", "green", "blue")]})
             if args.url or workers in args.workers:
                 rounds = {t.name: [] for t in targets}
                 for number in range(1, args.rounds + 1):
@@ -764,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=1) + "\n")
     if args.chart:
-        from chart import draw
+        from bench.chart import draw
 
         draw(document, args.chart)
     inconsistent, errors = failures(document)

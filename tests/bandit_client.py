@@ -14,17 +14,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from bench import checks
-from bench.checks import without_pid  # noqa: F401  (used by the tests)
-from voweler.tickets import TOKEN_LENGTH, TicketSigner
+from voweler_tools import checks
+from voweler_tools.checks import without_pid  # noqa: F401  (used by the tests)
+from voweler.services.tickets import TOKEN_LENGTH, TicketSigner
 
 SHOW, SERVE, REWARD = "/api/bandit", "/api/bandit/serve", "/api/bandit/reward"
 ARMS, RESET, EVENTS = "/api/bandit/arms", "/api/bandit/reset", "/api/bandit/events"
-# The documents' exact keys: the ones the consistency bench checks (bench/checks.py)
+# The documents' exact keys: the ones the consistency bench checks (voweler_tools/checks.py)
 ERROR_KEYS, DOCUMENT_KEYS, ARM_KEYS = set(checks.ERROR_KEYS), set(checks.BANDIT_KEYS), set(checks.ARM_KEYS)
 SERVE_KEYS, REWARD_KEYS = set(checks.SERVE_KEYS), set(checks.REWARD_KEYS)
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_FIELDS = struct.Struct("<BxHIQI")  # the ticket's signed fields, as documented in voweler/tickets.py
+_FIELDS = struct.Struct("<BxHIQI")  # the ticket's signed fields, as documented in voweler/services/tickets.py
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Drive a deployment with concurrent training, and list every way its answers are inconsistent.
 
-The checks themselves live in bench/checks.py, shared with the consistency bench
+The checks themselves live in voweler_tools/checks.py, shared with the consistency bench
 (bench/consistency.py); this module drives the tests' training runs and words the checks as the
 tests use them. They return problems as sentences rather than asserting, so that one test can
 show they pass against voweler and another that they fail against a deliberately unsafe variant.
@@ -11,11 +11,10 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
-
-from bench.checks import Train as Ack  # an acknowledged training request (tests/conftest.py puts bench on the path)
-from bench.checks import check_perceptron, disagreements, every_worker  # noqa: F401  (used by the tests)
 from voweler.models.perceptron import ALPHABET
+from voweler_tools.checks import Train as Ack  # an acknowledged training request
+from voweler_tools.checks import check_perceptron, disagreements, every_worker  # noqa: F401  (used by the tests)
+from voweler_tools.client import Client
 
 
 def random_batches(count: int, seed: int = 0, longest: int = 6) -> list[str]:
@@ -24,28 +23,25 @@ def random_batches(count: int, seed: int = 0, longest: int = 6) -> list[str]:
 
 
 def reset(url: str, **settings) -> dict:
-    answer = requests.post(url + "/api/perceptron/reset", json=settings, timeout=30)
-    answer.raise_for_status()
-    return answer.json()
+    return Client(url, timeout=30).post("/api/perceptron/reset", settings)
 
 
 def state(url: str) -> dict:
-    answer = requests.get(url + "/api/perceptron", timeout=30)
-    answer.raise_for_status()
-    return answer.json()
+    return Client(url, timeout=30).get("/api/perceptron")
 
 
 def train_concurrently(url: str, batches: list[str], clients: int = 16) -> tuple[list[Ack], list[str]]:
     """Send each batch as one train request from ``clients`` threads; return acks and failures."""
 
+    client = Client(url, timeout=60)
+
     def send(letters: str):
-        try:
-            answer = requests.post(url + "/api/perceptron/train", json={"letters": letters}, timeout=60)
-        except requests.RequestException as error:
-            return f"{letters!r}: {type(error).__name__}"
-        if answer.status_code != 200:
-            return f"{letters!r}: HTTP {answer.status_code} {answer.text[:200]}"
-        body = answer.json()
+        answer = client.call("POST", "/api/perceptron/train", {"letters": letters})
+        if answer.status is None:  # refused, cut or timed out
+            return f"{letters!r}: {answer.outcome} {answer.problem}"
+        if answer.status != 200:
+            return f"{letters!r}: HTTP {answer.status} {answer.message[:200]}"
+        body = answer.body
         return Ack(letters, body["version"], body["updates"], body["pid"])
 
     with ThreadPoolExecutor(clients) as pool:

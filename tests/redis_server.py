@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from voweler.deployment import free_port
+from voweler_tools.deployment import free_port
 
 
 def redis_server_binary() -> str | None:

@@ -6,23 +6,13 @@ import json
 
 import pytest
 
-from voweler import create_app
-from bench.checks import PERCEPTRON_KEYS
+from voweler.services import services
+from voweler_tools.checks import PERCEPTRON_KEYS
 from voweler.models.perceptron import ALPHABET, Perceptron
 
 TRAIN, RESET, SHOW = "/api/perceptron/train", "/api/perceptron/reset", "/api/perceptron"
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
 DOCUMENT_KEYS = set(PERCEPTRON_KEYS)  # the perceptron document's exact keys, as the consistency bench checks them
-
-
-@pytest.fixture
-def app():
-    return create_app({"STATE_URL": "memory://"})
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def assert_error(response, status: int, *fragments: str) -> dict:
@@ -273,7 +263,7 @@ def test_index_page(client):
 
 
 def test_a_state_too_large_for_its_store_is_a_413_that_changes_nothing(app, client):
-    app.extensions["voweler.stores"]["perceptron"].capacity = 4096  # as a small SharedArea would be
+    services(app)["perceptron"].store.capacity = 4096  # as a small SharedArea would be
     before = client.get("/api/perceptron").get_json()
     response = client.post("/api/perceptron/reset", json={"dim": 1000})
     assert_error(response, 413, "needs", "bytes", "4,096")

@@ -19,8 +19,9 @@ from bandit_client import (
     count_problems, error_problems, fields, flip, made_up, resign, without_pid,
 )  # fmt: skip
 from voweler import create_app
-from voweler.state.tally import CellTally
-from voweler.tickets import TicketSigner
+from voweler.services import services
+from voweler.services.tickets import TicketSigner
+from voweler.state.cells import CellTally
 
 JSON, FORM, TEXT = "application/json", "application/x-www-form-urlencoded", "text/plain"
 SECRET = b"x" * 32
@@ -33,15 +34,15 @@ START = [
 
 
 @pytest.fixture
-def app():
-    return create_app({"STATE_URL": "memory://", "SECRET": SECRET})
+def app_config():
+    """tests/conftest.py's ``app``, with a secret of the tests' own."""
+    return {"STATE_URL": "memory://", "SECRET": SECRET}
 
 
 @pytest.fixture
-def client(app):
-    client = app.test_client()
-    ok(post(client, RESET, {"arms": START}))
-    return client
+def prepare_client():
+    """tests/conftest.py's ``client`` starts from these arms (a fresh ``app`` has the default ones)."""
+    return lambda client: ok(post(client, RESET, {"arms": START}))
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -410,7 +411,7 @@ def test_events_older_than_the_log_are_reported_skipped(monkeypatch):
 
 def key(client) -> bytes:
     """What this app signs its tickets with."""
-    return client.application.extensions["voweler.bandit"].ticket_secret()
+    return services(client.application)["bandit"].ticket_secret()
 
 
 class Context(types.SimpleNamespace):
@@ -650,7 +651,7 @@ def test_the_secret_from_the_environment_signs_the_tickets():
     client = _from_env(VOWELER_SECRET="s" * 20).test_client()
     ok(post(client, RESET, {"arms": START}))
     served = serve(client)
-    service = client.application.extensions["voweler.bandit"]
+    service = services(client.application)["bandit"]
     # The key combines the tally's own secret (a ticket is good only for the state that counted
     # its serve) with VOWELER_SECRET (reading the shared state is not enough to forge one).
     expected = hmac.digest(service.tally.secret(), b"voweler tickets\x00" + b"s" * 20, hashlib.sha256)
@@ -690,7 +691,7 @@ def test_the_ticket_ttl_is_how_long_tickets_stay_good(monkeypatch):
     assert fields(first["ticket"]).expires == pytest.approx(time.time() + 60, abs=2)
     # 61 s later, by the server's clock:
     later = types.SimpleNamespace(time=lambda: time.time() + 61, time_ns=time.time_ns, monotonic=time.monotonic)
-    monkeypatch.setattr("voweler.bandit_service.time", later)
+    monkeypatch.setattr("voweler.services.bandit.time", later)
     before = without_pid(show(client))
     assert_error(post(client, REWARD, {"ticket": first["ticket"], "clicked": True}), 410, "expired_ticket")
     assert without_pid(show(client)) == before

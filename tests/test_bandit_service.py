@@ -1,10 +1,10 @@
-"""The bandit service (voweler/bandit_service.py) between the API and the state, on every tally."""
+"""The bandit service (voweler/services/bandit.py) between the API and the state, on every tally."""
 
 from __future__ import annotations
 
 import pytest
 
-from voweler.bandit_service import BanditService
+from voweler.services.bandit import BanditService
 from voweler.models import Experiment
 from voweler.state.memory import MemoryStore, memory_tally
 from voweler.state.redis import RedisTally

@@ -17,10 +17,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import requests
 
 from voweler.models import Perceptron
 from voweler.models.perceptron import ALPHABET, IS_VOWEL
+from voweler_tools.client import Client
 
 pytestmark = pytest.mark.uwsgi
 
@@ -93,9 +93,15 @@ class Watch:
         assert not self.problems, "\n".join(self.problems)
 
 
+def api(server) -> Client:
+    """The JSON API of ``server``, outside the page: what another client does."""
+    return Client(server.url, timeout=30)
+
+
 def reset_models(url: str) -> None:
-    requests.post(url + "/api/perceptron/reset", json=START, timeout=30).raise_for_status()
-    requests.post(url + "/api/bandit/reset", json={"arms": [{"name": "A"}, {"name": "B"}]}, timeout=30).raise_for_status()
+    client = Client(url, timeout=30)
+    client.post("/api/perceptron/reset", START)  # HttpError unless a 2xx answer
+    client.post("/api/bandit/reset", {"arms": [{"name": "A"}, {"name": "B"}]})
 
 
 def open_page(browser, server, width: int = 1280):
@@ -107,7 +113,7 @@ def open_page(browser, server, width: int = 1280):
     watch = Watch(page)
     page.goto(server.url + "/")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
-    version = requests.get(server.url + "/api/perceptron", timeout=30).json()["version"]
+    version = api(server).get("/api/perceptron")["version"]
     expect(page.locator("#p-version")).to_have_text(f"{version:,}")
     return context, page, watch
 
@@ -125,11 +131,11 @@ def page(browser, server):
 
 
 def perceptron(server) -> dict:
-    return requests.get(server.url + "/api/perceptron", timeout=30).json()
+    return api(server).get("/api/perceptron")
 
 
 def bandit(server) -> dict:
-    return requests.get(server.url + "/api/bandit", timeout=30).json()
+    return api(server).get("/api/bandit")
 
 
 def accuracy_text(model: Perceptron) -> str:
@@ -464,11 +470,11 @@ def test_changes_by_another_client_show_without_reloading(page, server):
     from playwright.sync_api import expect
 
     page.evaluate("() => { window.notReloaded = true; }")
-    answer = requests.post(server.url + "/api/perceptron/train", json={"letters": "aeiou"}, timeout=30).json()
+    answer = api(server).post("/api/perceptron/train", {"letters": "aeiou"})
     # The page polls about every 0.6 s; 5 s leaves room for a busy machine.
     expect(page.locator("#p-version")).to_have_text(f"{answer['version']:,}", timeout=5_000)
     expect(page.locator("#p-updates")).to_have_text("5", timeout=5_000)
-    requests.post(server.url + "/api/bandit/arms", json={"name": "from elsewhere"}, timeout=30).raise_for_status()
+    api(server).post("/api/bandit/arms", {"name": "from elsewhere"})
     expect(page.locator('#arms-table tr[data-arm="from elsewhere"]')).to_have_count(1, timeout=5_000)
     assert page.evaluate("() => window.notReloaded") is True
 
@@ -494,7 +500,7 @@ def test_polling_pauses_while_the_tab_is_hidden(page, server):
     assert polls == []
     set_visibility("visible")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
-    answer = requests.post(server.url + "/api/perceptron/train", json={"letters": "b"}, timeout=30).json()
+    answer = api(server).post("/api/perceptron/train", {"letters": "b"})
     expect(page.locator("#p-version")).to_have_text(f"{answer['version']:,}")
 
 
@@ -506,12 +512,13 @@ def test_the_page_fits_the_width(browser, server, width):
     from playwright.sync_api import expect
 
     reset_models(server.url)
-    requests.post(server.url + "/api/perceptron/train", json={"letters": ALPHABET * 2}, timeout=30).raise_for_status()
-    requests.post(server.url + "/api/bandit/arms", json={"name": "green"}, timeout=30).raise_for_status()
+    client = api(server)
+    client.post("/api/perceptron/train", {"letters": ALPHABET * 2})
+    client.post("/api/bandit/arms", {"name": "green"})
     for _ in range(150):  # some traffic, so that the posteriors differ
-        served = requests.post(server.url + "/api/bandit/serve", timeout=30).json()
+        served = client.post("/api/bandit/serve")
         clicked = served["arm"] == "green" or served["version"] % 11 == 0
-        requests.post(server.url + "/api/bandit/reward", json={"ticket": served["ticket"], "clicked": clicked}, timeout=30)
+        client.call("POST", "/api/bandit/reward", {"ticket": served["ticket"], "clicked": clicked})
     context, page, watch = open_page(browser, server, width)
     try:
         expect(page.locator("#chart-densities svg")).to_have_attribute("data-arms", "3")

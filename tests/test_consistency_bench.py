@@ -1,4 +1,4 @@
-"""The consistency bench (bench/consistency.py) and its checks (bench/checks.py).
+"""The consistency bench (bench/consistency.py) and its checks (voweler_tools/checks.py).
 
 The checks are first shown to fail, one way at a time, on made-up runs (no server). Then the
 real command runs, bounded, against fresh 4-worker deployments: with workers SIGKILLed, with a
@@ -13,14 +13,14 @@ import sys
 
 import pytest
 
-from bench.checks import (
+from voweler.models import Perceptron
+from voweler_tools.checks import (
     BanditRead, ModelState, PerceptronRead, Redeemed, Serve, Train, Unacked, Window, check_bandit, check_perceptron,
     match_gaps,
 )  # fmt: skip
-from voweler.deployment import REPO
-from voweler.models import Perceptron
+from voweler_tools.deployment import REPO
 
-BENCH = REPO / "bench" / "consistency.py"
+BENCH = [sys.executable, "-m", "bench.consistency"]  # run from the checkout (cwd=REPO)
 CHECKS = ("answers", "lost-updates", "versions", "replay", "bandit-counts", "reads", "workers-agree", "faults")
 PERCEPTRON_CHECKS = ("versions", "lost-updates", "replay", "reads")
 
@@ -207,7 +207,7 @@ def test_gaps_are_matched_to_distinct_windows_and_required_ones_are_kept():
 def bench(tmp_path, *options: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess, dict | None]:
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quiet", "--json", str(out), *options],
+        [*BENCH, "--quiet", "--json", str(out), *options],
         cwd=REPO, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     return done, (json.loads(out.read_text()) if out.exists() else None)
@@ -266,12 +266,12 @@ def test_the_bench_fails_the_unsafe_variant_for_lost_updates(tmp_path):
 
 def test_usage_errors_exit_2():
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--url", "http://127.0.0.1:9", "--restart"],
+        [*BENCH, "--url", "http://127.0.0.1:9", "--restart"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 2 and "--restart" in done.stderr
-    done = subprocess.run([sys.executable, str(BENCH), "--mix", "train=x"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*BENCH, "--mix", "train=x"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "weight" in done.stderr

@@ -18,14 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 
 from bandit_client import EVENTS, RESET, REWARD, SERVE, SHOW, without_pid
-from voweler.deployment import Deployment
+from voweler_tools.client import Client
+from voweler_tools.deployment import Deployment
 from voweler.models import Perceptron
 from voweler.state import StateError, durable
 from voweler.state.sharedarea import SharedAreaStore
-from voweler.state.tally import CellTally
+from voweler.state.cells import CellTally
 
 WORKERS = 4
 AREA_FILES = ("perceptron.area", "bandit.area", "bandit-tally.area")
@@ -39,9 +39,9 @@ def server():
 
 
 def post(url: str, path: str, body: dict) -> dict:
-    answer = requests.post(url + path, json=body, timeout=30)
-    assert answer.status_code in (200, 201), answer.text
-    return answer.json()
+    answer = Client(url, timeout=30).call("POST", path, body)
+    assert answer.status in (200, 201), answer
+    return answer.body
 
 
 def make_history(url: str) -> list[str]:
@@ -57,14 +57,15 @@ def make_history(url: str) -> list[str]:
 
 def everything(url: str) -> dict:
     """The whole observable state, minus which worker answered."""
-    get = lambda path: without_pid(requests.get(url + path, timeout=30).json())  # noqa: E731
+    get = lambda path: without_pid(Client(url, timeout=30).get(path))  # noqa: E731
     return {"perceptron": get("/api/perceptron"), "bandit": get(SHOW), "events": get(EVENTS + "?limit=1000")}
 
 
 def assert_tickets_still_good(url: str, unredeemed: list[str]) -> None:
     # the tally's secret and its redemption bitmap survived: old tickets are redeemed once
-    assert requests.post(url + REWARD, json={"ticket": unredeemed[0], "clicked": True}, timeout=30).status_code == 200
-    assert requests.post(url + REWARD, json={"ticket": unredeemed[0], "clicked": True}, timeout=30).status_code == 409
+    client = Client(url, timeout=30)
+    assert client.call("POST", REWARD, {"ticket": unredeemed[0], "clicked": True}).status == 200
+    assert client.call("POST", REWARD, {"ticket": unredeemed[0], "clicked": True}).status == 409
 
 
 def test_a_stop_and_start_keeps_the_state_exactly_and_seals_the_files(server):
@@ -105,12 +106,9 @@ def test_a_group_killed_mid_stream_keeps_every_acknowledged_update(server):
 
     def train():
         while not stop.is_set():
-            try:
-                answer = requests.post(server.url + "/api/perceptron/train", json={"letters": "ab"}, timeout=5)
-            except requests.RequestException:
-                continue
-            if answer.status_code == 200:
-                acknowledged.append(answer.json()["version"])
+            answer = Client(server.url, timeout=5).call("POST", "/api/perceptron/train", {"letters": "ab"})
+            if answer.status == 200:  # not refused, cut or timed out, and acknowledged
+                acknowledged.append(answer.body["version"])
 
     threads = [threading.Thread(target=train) for _ in range(6)]
     for thread in threads:
@@ -168,7 +166,7 @@ def test_a_second_uwsgi_on_the_same_data_directory_refuses_to_start_and_seals_no
     second = Deployment(processes=1, data_dir=server.data_dir)
     with pytest.raises(RuntimeError, match="is in use by another uWSGI"):
         second.start(timeout=30)
-    assert requests.get(server.url + "/api/health", timeout=30).status_code == 200
+    assert Client(server.url, timeout=30).call("GET", "/api/health").status == 200
     # its exit hook ran too, but the files are live: sealing them would make the next start
     # after a machine crash trust torn files instead of the snapshots
     assert not (server.data_dir / "sealed").exists()

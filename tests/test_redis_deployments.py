@@ -14,12 +14,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from bandit_client import RESET, REWARD, SERVE, SHOW, count_problems, error_problems, without_pid
 from consistency import disagreements, every_worker, problems, random_batches, reset, state, train_concurrently
 from redis_server import RedisServer, need_redis_server
-from voweler.deployment import Deployment
+from voweler_tools.client import Client
+from voweler_tools.deployment import Deployment
 
 pytestmark = pytest.mark.uwsgi
 
@@ -43,7 +43,7 @@ def hosts(one_redis):
 
 def test_both_hosts_use_redis(hosts):
     for host in hosts:
-        assert requests.get(host.url + "/api/health", timeout=10).json()["backend"] == "redis"
+        assert Client(host.url, timeout=10).get("/api/health")["backend"] == "redis"
 
 
 def test_training_through_two_hosts_loses_nothing_and_both_hold_the_same_model(hosts):
@@ -64,32 +64,33 @@ def test_training_through_two_hosts_loses_nothing_and_both_hold_the_same_model(h
 def test_tickets_served_by_one_host_are_redeemed_once_through_the_other(hosts):
     first, second = hosts
     arms = [{"name": "red"}, {"name": "green"}, {"name": "blue"}]
-    assert requests.post(first.url + RESET, json={"arms": arms}, timeout=10).status_code == 200
+    one, other = Client(first.url, timeout=30), Client(second.url, timeout=30)
+    assert one.call("POST", RESET, {"arms": arms}).status == 200
 
     def serve(_):
-        answer = requests.post(first.url + SERVE, timeout=30)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
+        answer = one.call("POST", SERVE)
+        assert answer.status == 200, answer
+        return answer.body
 
     def reward(pair):
         number, served = pair
         body = {"ticket": served["ticket"], "clicked": number % 3 == 0}
-        answer = requests.post(second.url + REWARD, json=body, timeout=30)
-        return answer.status_code, answer.json()
+        answer = other.call("POST", REWARD, body)
+        return answer.status, answer.body
 
     def reward_again(served):
-        return requests.post(first.url + REWARD, json={"ticket": served["ticket"], "clicked": True}, timeout=30)
+        return one.call("POST", REWARD, {"ticket": served["ticket"], "clicked": True})
 
     with ThreadPoolExecutor(8) as pool:
         served = list(pool.map(serve, range(600)))
         rewarded = list(pool.map(reward, enumerate(served)))
         again = list(pool.map(reward_again, served[:100]))
     assert [status for status, _ in rewarded] == [200] * 600  # the secret is the same on both hosts
-    assert {answer.status_code for answer in again} == {409}  # and each ticket counts once, on any host
-    assert all(error_problems(answer.json(), 409, "ticket_redeemed") == [] for answer in again)
+    assert {answer.status for answer in again} == {409}  # and each ticket counts once, on any host
+    assert all(error_problems(answer.body, 409, "ticket_redeemed") == [] for answer in again)
     impressions = Counter(s["arm"] for s in served)
     clicks = Counter(s["arm"] for number, s in enumerate(served) if number % 3 == 0)
-    documents = [requests.get(host.url + SHOW, timeout=10).json() for host in hosts]
+    documents = [Client(host.url, timeout=10).get(SHOW) for host in hosts]
     for document in documents:
         assert count_problems(document, impressions, clicks) == []
     assert without_pid(documents[0]) == without_pid(documents[1])
@@ -108,20 +109,15 @@ def test_redis_killed_under_load_gives_503s_then_service_resumes_without_a_500(h
     ]
 
     def load(host, offset):
-        i = offset
+        client, i = Client(host.url, timeout=30), offset
         while not stop.is_set():
             method, path, body = requests_to_send[i % len(requests_to_send)]
             i += 1
-            try:
-                answer = requests.request(method, host.url + path, json=body, timeout=30)
-            except requests.RequestException as error:
-                answers.append((time.monotonic(), path, None, None, type(error).__name__))
+            answer = client.call(method, path, body)
+            if answer.status is None:  # refused, cut or timed out
+                answers.append((time.monotonic(), path, None, None, answer.outcome))
                 continue
-            try:
-                payload = answer.json()
-            except ValueError:
-                payload = None
-            answers.append((time.monotonic(), path, answer.status_code, payload, answer.headers.get("Retry-After")))
+            answers.append((time.monotonic(), path, answer.status, answer.body, answer.headers.get("Retry-After")))
 
     threads = [threading.Thread(target=load, args=(host, i)) for i in range(4) for host in hosts]
     for thread in threads:

@@ -1,5 +1,6 @@
-"""Tests of voweler.simulate: the offline simulation, its report and JSON, argument parsing,
-and HTTP mode against a small stand-in server that speaks the bandit API."""
+"""Tests of voweler-simulate (voweler_tools/simulate.py): the offline simulation
+(voweler_tools/simulation.py), its report and JSON, argument parsing, and HTTP mode
+(voweler_tools/drive.py) against a small stand-in server that speaks the bandit API."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voweler import simulate as sim
-from voweler.models.bandit import Bandit
+from bandit_model import Bandit
+from voweler_tools import simulate as sim  # the command; it names the offline and HTTP functions too
 
 ARMS = [("arm1", 0.02), ("arm2", 0.012), ("arm3", 0.03)]
 
@@ -99,7 +100,7 @@ def test_main_prints_json(capsys):
 
 def test_the_script_is_declared():
     text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
-    assert '[project.scripts]\nvoweler-simulate = "voweler.simulate:main"' in text
+    assert '[project.scripts]\nvoweler-simulate = "voweler_tools.simulate:main"' in text
 
 
 # -- arguments ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import redis as redis_py
 from processes import fork, run_in_child, shared_memory
 from redis_server import record_commands
 from voweler.models import Perceptron
-from voweler.state import StateError, StateTooLarge, StateUnavailable, open_store
+from voweler.state import StateError, StateTooLarge, StateUnavailable, area_of, open_backend
 from voweler.state import redis as redis_backend
 from voweler.state.frame import HEADER_SIZE, Frame
 from voweler.state.memory import MemoryStore
@@ -390,11 +390,11 @@ def test_redis_a_value_that_is_not_a_frame_is_refused_and_left_alone(redis_url):
 
 
 def test_redis_urls_pick_the_backend_and_the_atomic_mode(redis_url):
-    store = open_store(redis_url + "?atomic=watch", "perceptron", Perceptron, 0, capacity=48 * 1024)
+    store = open_backend(redis_url + "?atomic=watch").store(area_of("perceptron"), Perceptron)
     assert (store.backend, store.atomic, store.capacity, store.key) == ("redis", "watch", 48 * 1024, "voweler:{perceptron}:frame")
-    assert open_store(redis_url, "perceptron", Perceptron, 0).atomic == "script"
+    assert open_backend(redis_url).store(area_of("perceptron"), Perceptron).atomic == "script"
     with pytest.raises(StateError, match="atomic='lock'"):
-        open_store(redis_url + "?atomic=lock", "perceptron", Perceptron, 0)
+        open_backend(redis_url + "?atomic=lock")
     secret = RedisStore("test", Tally, "redis://:hunter2@127.0.0.1:1/0")
     assert "hunter2" not in secret.where
 

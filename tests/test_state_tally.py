@@ -20,10 +20,10 @@ from processes import fork, run_in_child, shared_memory
 from redis_server import record_commands
 from voweler.state import Redemption, Roster, StaleRoster, StateError, StateUnavailable
 from voweler.state import redis as redis_backend
-from voweler.state.journal import JournaledCells, JOURNAL_CELLS
+from voweler.state.cells import JOURNAL_CELLS, CellTally, JournaledCells
 from voweler.state.memory import memory_tally
 from voweler.state.redis import RedisTally
-from voweler.state.tally import CellTally, EventKind
+from voweler.state.tally import EventKind
 
 ROSTER = Roster.of(version=1, test=1, uids=[0, 1, 2])
 

@@ -15,16 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from voweler.deployment import REPO, Deployment
-
-# bench/ on the path only while importing: it holds modules (consistency.py) whose names other tests import
-sys.path.insert(0, str(REPO / "bench"))
-try:
-    import chart
-    import throughput
-    from naive import json_state
-finally:
-    sys.path.remove(str(REPO / "bench"))
+from bench import chart, throughput  # bench is importable from the checkout (pyproject.toml: pythonpath)
+from bench.naive import json_state
+from voweler_tools.deployment import REPO, Deployment
 
 SUMMARY_FIELDS = {
     "ratio", "ratio_range", "rps", "p50_ms", "p90_ms", "p99_ms", "p50_ratio", "p99_ratio", "errors",
@@ -35,8 +28,8 @@ ROUND_FIELDS = {"rps", "requests", "p50_ms", "p90_ms", "p99_ms", "max_ms", "non2
 
 def run_bench(tmp_path: Path, *options: str) -> dict:
     results = tmp_path / "results.json"
-    command = [sys.executable, str(REPO / "bench" / "throughput.py"), "--rounds", "1", "--duration", "1", "--json", str(results), *options]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "bench.throughput", "--rounds", "1", "--duration", "1", "--json", str(results), *options]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     # 0: voweler lost nothing and no request failed (the baseline's losses do not count)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "| lost updates (train) | voweler |" in done.stdout
@@ -118,7 +111,7 @@ def test_the_naive_baseline_loses_updates_under_concurrent_training():
     # many overlap. Each overlap drops a whole request's letters and answers its version twice.
     load = throughput.PythonLoad(threads=2, connections=16)
     with Deployment(processes=4, ini=throughput.TARGETS["naive"].ini) as naive:
-        throughput.post_json(naive.url + "/api/perceptron/reset", {"dim": 16, "seed": 0})
+        throughput.post_json(naive.url, "/api/perceptron/reset", {"dim": 16, "seed": 0})
         result = throughput.measure_endpoint(load, naive.url, throughput.TRAIN, duration=2)
     assert result["errors"] == 0
     assert result["acknowledged"] > 0

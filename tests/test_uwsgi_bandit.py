@@ -12,17 +12,15 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 
 import consistency
-import requests
-
 from bandit_client import (
     EVENTS, RESET, REWARD, SERVE, SHOW, count_problems, error_problems, fields, flip, made_up, resign, without_pid,
 )  # fmt: skip
-from bench.checks import disagreements
+from voweler_tools.checks import disagreements
+from voweler_tools.client import Answer, Client
 
 pytestmark = pytest.mark.uwsgi
 
@@ -33,28 +31,9 @@ THREE = [{"name": "red"}, {"name": "green", "prior_ctr": 0.05, "prior_impression
 # -- talking to the server ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Answer:
-    """One request's outcome: an HTTP status and JSON body, or ``status`` None and the transport error."""
-
-    status: int | None
-    body: dict | None = None
-    error: str = ""
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("error") if self.status and self.status >= 400 and isinstance(self.body, dict) else None
-
-
 def call(url: str, path: str, body: dict | None = None, method: str = "POST") -> Answer:
-    try:
-        response = requests.request(method, url + path, json=body, timeout=30)
-    except requests.RequestException as error:
-        return Answer(None, None, type(error).__name__)
-    try:
-        return Answer(response.status_code, response.json())
-    except ValueError:
-        return Answer(response.status_code, None, f"not JSON: {response.text[:200]!r}")
+    """An HTTP status and JSON body (``code``: the error code), or ``status`` None and the transport ``problem``."""
+    return Client(url, timeout=30).call(method, path, body)
 
 
 def document(url: str) -> dict:
@@ -110,7 +89,7 @@ def logged(url: str, since: int) -> list[dict]:
 
 
 def unexpected(answers: list[Answer], status: int = 200) -> list[str]:
-    return [f"{a.status} {a.code or a.error} {a.body and a.body.get('message')}" for a in answers if a.status != status]
+    return [f"{a.status} {a.code or a.problem} {a.body and a.body.get('message')}" for a in answers if a.status != status]
 
 
 # -- 0. a fresh deployment ---------------------------------------------------------------------
@@ -397,7 +376,7 @@ def test_the_largest_experiment_fits_its_sharedarea(server):
 
 
 def test_the_simulator_over_http_finds_the_counts_match(server):
-    from voweler.simulate import drive
+    from voweler_tools.drive import drive
 
     arms = [("red", 0.05), ("green", 0.02), ("blue", 0.1)]
     report = drive(server.url, arms, impressions=1000, concurrency=8, seed=5, reset=True)

@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
-import requests
 
 from consistency import disagreements, every_worker, problems, random_batches, reset, state, train_concurrently
-from voweler.deployment import REPO, Deployment
+from voweler_tools.client import Client
+from voweler_tools.deployment import REPO, Deployment
 
 pytestmark = pytest.mark.uwsgi
 
@@ -55,8 +55,8 @@ def test_workers_sigkilled_mid_stream_are_replaced_and_no_acknowledged_update_is
     server.wait_ready()  # every worker respawned
     assert not set(killed) & set(server.worker_pids())
     for _ in range(2 * WORKERS):  # later requests succeed, on the new workers too
-        after = requests.post(server.url + "/api/perceptron/train", json={"letters": "aeiou"}, timeout=30)
-        assert after.status_code == 200 and after.json()["version"] > max(ack.version for ack in acks)
+        after = Client(server.url, timeout=30).call("POST", "/api/perceptron/train", {"letters": "aeiou"})
+        assert after.status == 200 and after.body["version"] > max(ack.version for ack in acks)
     assert disagreements(every_worker(server.url, WORKERS), WORKERS) == []
 
 

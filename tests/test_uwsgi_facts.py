@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from voweler.deployment import REPO, Deployment
+from voweler_tools.client import Client
+from voweler_tools.deployment import REPO, Deployment
 
 pytestmark = pytest.mark.uwsgi
 
@@ -25,17 +26,14 @@ def probe():
 
 
 def get(server, path, timeout=10):
-    return requests.get(server.url + path, timeout=timeout).json()
+    return Client(server.url, timeout).call("GET", path).body
 
 
 def hold(server, path):
     """Send a request that never returns, and wait until its worker says it holds the lock."""
 
     def send():
-        try:
-            requests.get(server.url + path, timeout=120)
-        except requests.RequestException:
-            pass  # its worker is about to be killed
+        Client(server.url, timeout=120).call("GET", path)  # its worker is about to be killed: the answer does not matter
 
     threading.Thread(target=send, daemon=True).start()
     for _ in range(200):

@@ -16,20 +16,20 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from voweler import create_app
 from voweler.api.errors import ApiError
 from voweler.api.workers import WORKER_FIELDS, read_stats, summarize
-from voweler.deployment import Deployment
+from voweler_tools.client import Client
+from voweler_tools.deployment import Deployment
 
 ANSWER_KEYS = {"uwsgi_version", "master_pid", "listen_queue", "load", "workers", "locks", "backend", "stats", "pid"}
 
 
 def workers(server) -> dict:
-    answer = requests.get(server.url + "/api/workers", timeout=10)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
+    answer = Client(server.url, timeout=10).call("GET", "/api/workers")
+    assert answer.status == 200, answer
+    return answer.body
 
 
 def test_without_uwsgi_it_answers_503_and_says_why():
@@ -83,7 +83,7 @@ class TestUnderUwsgi:
     def test_requests_are_counted_per_worker(self, server):
         before = sum(w["requests"] for w in workers(server)["workers"])
         for _ in range(20):
-            requests.get(server.url + "/api/health", timeout=10).raise_for_status()
+            Client(server.url, timeout=10).get("/api/health")  # HttpError unless a 2xx answer
         after = sum(w["requests"] for w in workers(server)["workers"])
         assert after >= before + 21  # the 20, and the first /api/workers itself
 

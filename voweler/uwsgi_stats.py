@@ -1,7 +1,7 @@
 """Reading uWSGI's stats server: the JSON document uwsgitop shows.
 
 One reader for everything that looks at the workers: ``GET /api/workers``, the tests and benches'
-:class:`voweler.deployment.Instance`. The master writes the document and closes the connection;
+:class:`voweler_tools.deployment.Instance`. The master writes the document and closes the connection;
 the reader gives up after ``timeout`` seconds in all.
 """
 

@@ -10,7 +10,7 @@ gets wrong is only the read-modify-write.
 
 Everything else is voweler's own code, so that the bench compares state handling alone: the
 same Perceptron (embedding, learning rule), the same input checks and error shape, the same
-response document (``voweler.api.perceptron.render``) encoded the same way, with ``version``,
+response document (``voweler.services.perceptron.render``) encoded the same way, with ``version``,
 ``updates`` and ``pid``. What it does not have: the bandit, version-aware caching (each GET
 decodes the JSON again), and every consistency guarantee.
 
@@ -22,10 +22,12 @@ from __future__ import annotations
 import uwsgi
 from flask import Flask
 
-from naive.json_state import dumps, loads
+from bench.naive.json_state import dumps, loads
 from voweler.api import errors
-from voweler.api.perceptron import letters_to_train, render, settings_to_reset
+from voweler.api.perceptron import letters_in_request, settings_in_request
 from voweler.api.responses import json_response
+from voweler.services.base import refusing_bad_input
+from voweler.services.perceptron import check_length, render
 
 AREA = 0
 FIRST_READ = 4096  # bytes: most states end within them; a longer one is read again, whole
@@ -60,17 +62,20 @@ def show():
 
 @app.post("/api/perceptron/train")
 def train():
-    letters = letters_to_train()
+    letters = letters_in_request()
+    check_length(letters)
     version, model = read()  # read ...
-    model.learn_many(letters)  # ... update ...
+    with refusing_bad_input():
+        model.learn_many(letters)  # ... update ...
     write(version + 1, model)  # ... write: another worker may have written in between
     return json_response(render(version + 1, model))
 
 
 @app.post("/api/perceptron/reset")
 def reset():
-    given = settings_to_reset()
+    given = settings_in_request()
     version, model = read()
-    model.reset(**given)
+    with refusing_bad_input():
+        model.reset(**given)
     write(version + 1, model)
     return json_response(render(version + 1, model))

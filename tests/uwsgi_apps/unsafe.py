@@ -8,6 +8,8 @@ import contextlib
 
 from voweler import create_app
 from voweler.models import Perceptron
+from voweler.services import services
+from voweler.state import area_of
 from voweler.state.sharedarea import SharedAreaStore
 
 
@@ -17,4 +19,4 @@ class UnsafeStore(SharedAreaStore):
 
 
 app = create_app()
-app.extensions["voweler.stores"]["perceptron"] = UnsafeStore.from_uwsgi("perceptron", Perceptron, area=0)
+services(app)["perceptron"].store = UnsafeStore.from_uwsgi(area_of("perceptron"), Perceptron)

@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from voweler.api.responses import json_response
+from voweler.services import Rejected
 from voweler.state import StateTooLarge, StateUnavailable
 
 
@@ -41,6 +42,23 @@ _CODES = {
 }
 
 
+# Why a service refused a request -> (status, error code). 410 says a ticket was good once.
+REASONS = {
+    "bad_request": (400, "bad_request"),
+    "unknown_arm": (404, "unknown_arm"),
+    "conflict": (409, "conflict"),
+    "ticket_malformed": (400, "invalid_ticket"),
+    "ticket_forged": (403, "forged_ticket"),
+    "ticket_expired": (410, "expired_ticket"),
+    "ticket_unknown": (410, "unknown_ticket"),
+    "ticket_redeemed": (409, "ticket_redeemed"),
+    "test_ended": (410, "test_ended"),
+    "arm_removed": (410, "arm_removed"),
+    "busy": (503, "unavailable"),
+    "beyond_log": (400, "bad_request"),
+}
+
+
 def error_response(error: ApiError):
     body = {"error": error.code, "status": error.status, "message": error.message}
     return json_response(body, status=error.status)
@@ -63,6 +81,11 @@ def init_app(app: Flask) -> None:
         if error.code == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
+
+    @app.errorhandler(Rejected)
+    def rejected(error: Rejected):
+        status, code = REASONS[error.reason]
+        return error_response(ApiError(status, str(error), code))
 
     @app.errorhandler(StateTooLarge)
     def too_large(error: StateTooLarge):

@@ -6,7 +6,7 @@ Deliberately minimal: benchmarks use it as the ceiling that the model endpoints 
 from flask import Blueprint
 
 from voweler.api.responses import json_response
-from voweler.stores import backend_name
+from voweler.services import backend_name
 
 bp = Blueprint("health", __name__, url_prefix="/api")
 

@@ -65,6 +65,16 @@ def only_keys(body: dict, allowed: set[str], required: set[str] = frozenset(), w
     return body
 
 
+def query_int(key: str, default: int, low: int, high: int) -> int:
+    """The query parameter ``key`` as an integer from ``low`` to ``high``, ``default`` if absent, or a 400."""
+    raw = request.args.get(key)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ApiError(400, f"{key} must be an integer from {low} to {high:,}; got {raw!r}")
+    return int(raw)
+
+
 def _json_type(value) -> str:
     if value is None:
         return "null"

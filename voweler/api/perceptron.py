@@ -4,89 +4,37 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from voweler.api.errors import ApiError
 from voweler.api.inputs import json_object, typed
-from voweler.api.responses import encode, json_response
-from voweler.models.perceptron import ALPHABET, DEFAULTS, IS_VOWEL, Perceptron, check_config, check_letters
-from voweler.state import Snapshot
-from voweler.stores import get_store
+from voweler.api.responses import json_response
+from voweler.services import service
 
 bp = Blueprint("perceptron", __name__, url_prefix="/api/perceptron")
-
-MAX_LETTERS = 4096  # per request: one transaction holds the lock for all of them
 
 
 @bp.get("")
 def show():
-    return json_response(_document(get_store("perceptron").read()))
+    return json_response(service("perceptron").document())
 
 
 @bp.post("/train")
 def train():
     """Learn the letters in order, as one transaction; answer the state it produced."""
-    letters = letters_to_train()
-    snapshot, _mistakes = get_store("perceptron").transact(lambda model: model.learn_many(letters))
-    return json_response(_document(snapshot))
+    return json_response(service("perceptron").train(letters_in_request()))
 
 
 @bp.post("/reset")
 def reset():
     """Start over with a fresh embedding; settings left out keep their current values."""
-    given = settings_to_reset()
-    snapshot, _ = get_store("perceptron").transact(lambda model: model.reset(**given))
-    return json_response(_document(snapshot))
+    return json_response(service("perceptron").reset(settings_in_request()))
 
 
-def letters_to_train() -> str:
-    """The request's ``letters``, checked: 1 to MAX_LETTERS lowercase a-z, or a 400."""
-    letters = typed(json_object({"letters"}, required={"letters"}), "letters", "string")
-    if len(letters) > MAX_LETTERS:
-        raise ApiError(400, f"letters must be at most {MAX_LETTERS} characters; got {len(letters)}")
-    try:
-        check_letters(letters)
-    except ValueError as error:
-        raise ApiError(400, str(error)) from None
-    return letters
+def letters_in_request() -> str:
+    """The body's ``letters``: a JSON string (the model checks what it holds)."""
+    return typed(json_object({"letters"}, required={"letters"}), "letters", "string")
 
 
-def settings_to_reset() -> dict:
-    """The request's reset settings that were given, each checked, or a 400."""
+def settings_in_request() -> dict:
+    """The body's reset settings that were given, each of its JSON type (the model checks ranges)."""
     kinds = {"dim": "integer", "seed": "integer", "learning_rate": "number"}
     body = json_object(set(kinds))
-    given = {key: typed(body, key, kind) for key, kind in kinds.items() if key in body}
-    try:
-        check_config(**{**DEFAULTS, **given})  # each setting is checked on its own: defaults fill in
-    except ValueError as error:
-        raise ApiError(400, str(error)) from None
-    return given
-
-
-def _document(snapshot: Snapshot[Perceptron]) -> bytes:
-    """The JSON answer for a state; rendered once per version per worker, then reused."""
-    return snapshot.derive("json", lambda: encode(render(snapshot.version, snapshot.model)))
-
-
-def render(version: int, model: Perceptron) -> dict:
-    """Everything the page needs about the perceptron, as values orjson can encode."""
-    view = model.letter_view()
-    return {
-        "version": version,
-        "dim": model.dim,
-        "seed": model.seed,
-        "learning_rate": model.learning_rate,
-        "updates": model.updates,
-        "mistakes": model.mistakes,
-        "accuracy": view.accuracy,
-        "lda_accuracy": model.lda.accuracy,
-        "bias": model.bias,
-        "weights": model.weights,
-        "letters": [
-            {"letter": letter, "vowel": vowel, "predicted": guess, "margin": margin}
-            for letter, vowel, guess, margin in zip(ALPHABET, IS_VOWEL.tolist(), view.predicted.tolist(), view.margins.tolist())
-        ],
-        "projections": {
-            "perceptron": {"values": view.projection, "threshold": view.threshold},
-            "lda": {"values": model.lda_projection, "threshold": model.lda.threshold},
-        },
-        "history": model.history,
-    }
+    return {key: typed(body, key, kind) for key, kind in kinds.items() if key in body}

@@ -18,10 +18,10 @@ from __future__ import annotations
 from flask import Blueprint
 
 from voweler import uwsgi_stats
-
 from voweler.api.errors import ApiError
 from voweler.api.responses import json_response
-from voweler.stores import MODELS, TALLIES, backend_name
+from voweler.services import backend_name
+from voweler.state import lock_holders
 
 bp = Blueprint("workers", __name__, url_prefix="/api")
 
@@ -33,9 +33,6 @@ WORKER_FIELDS = (
     "id", "pid", "status", "accepting", "requests", "delta_requests", "exceptions", "harakiri_count",
     "respawn_count", "avg_rt", "running_time", "last_spawn", "tx", "rss", "vsz",
 )  # fmt: skip
-
-# uWSGI user lock n + 1 serializes the writers of SharedArea n (see voweler/stores.py).
-LOCK_NAMES = {f"user {index + 1}": name for index, name in enumerate([*MODELS, *(f"{t}_tally" for t in TALLIES)])}
 
 
 @bp.get("/workers")
@@ -84,16 +81,11 @@ def summarize(stats: dict) -> dict:
     >>> summary["locks"]["perceptron"]
     12
     """
-    holders: dict[str, int | None] = dict.fromkeys(LOCK_NAMES.values())
-    for lock in stats.get("locks") or []:
-        for key, holder in (lock.items() if isinstance(lock, dict) else ()):
-            if key in LOCK_NAMES:
-                holders[LOCK_NAMES[key]] = holder or None  # uWSGI says 0 for a free lock
     return {
         "uwsgi_version": stats.get("version"),
         "master_pid": stats.get("pid"),
         "listen_queue": stats.get("listen_queue"),
         "load": stats.get("load"),
         "workers": [{field: worker.get(field) for field in WORKER_FIELDS} for worker in stats["workers"]],
-        "locks": holders,
+        "locks": lock_holders(stats),
     }

@@ -1,26 +1,35 @@
-"""The one interface every backend implements: read the latest state, or change it atomically.
+"""The interface every store implements: read the latest state, or change it atomically.
 
 A :class:`Store` holds one model. ``read()`` returns the latest committed :class:`Snapshot`,
 decoding only when the version changed since this process last looked. ``transact(change)``
 runs ``change(model)`` on a private copy of the latest state and commits the result as the next
 version, as one atomic read-modify-write that ends in a single write of one frame.
 
-Backends differ only in how they make that atomic. The template here is pessimistic: take a
-lock, load, change, write, release; a backend supplies ``_lock``, ``_load``, ``_peek`` and
-``_write``. A backend with optimistic concurrency (compare-and-set, with retries) overrides
-``transact`` and keeps everything else.
+Every backend reads the same way (a cheap ``_peek`` at the newest header, a ``_load`` of the
+frame only when it changed) and builds new frames with the same ``_apply``. They differ in how a
+transaction is made atomic:
+
+* :class:`LockingStore` is the pessimistic template of the backends with a cross-process lock
+  (``memory://``, ``sharedarea://``): take the lock, load, change, write, release. A backend
+  supplies ``_lock`` and ``_write``.
+* The Redis store is optimistic: it computes the change and commits it by compare-and-set,
+  computing it again when another host won (:mod:`voweler.state.redis`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Generic, TypeVar
 
 import numpy as np
 
 from voweler.state.frame import Frame, decode_state, encode_state
+
+if TYPE_CHECKING:
+    from voweler.state.layout import Area
+    from voweler.state.tally import Tally
 
 M = TypeVar("M")
 R = TypeVar("R")
@@ -53,21 +62,17 @@ class StateUnavailable(StateError):
 class Snapshot(Generic[M]):
     """A committed state: its version and the model, which must be treated as read-only.
 
-    ``derive(key, fn)`` caches a value computed from this snapshot (a rendered response, say)
-    for as long as the snapshot is the latest one this process has seen.
+    ``(version, digest)`` identifies it: a cache of something derived from the model (a
+    rendered document, say) is keyed by :attr:`key`.
     """
 
     version: int
     model: M
     digest: bytes = b""
-    _derived: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def derive(self, key: str, compute: Callable[[], Any]) -> Any:
-        try:
-            return self._derived[key]
-        except KeyError:
-            value = self._derived[key] = compute()
-            return value
+    @property
+    def key(self) -> tuple[int, bytes]:
+        return self.version, self.digest
 
 
 class Store(ABC, Generic[M]):
@@ -107,6 +112,7 @@ class Store(ABC, Generic[M]):
         self._cached = snapshot
         return snapshot
 
+    @abstractmethod
     def transact(self, change: Callable[[M], R]) -> tuple[Snapshot[M], R]:
         """Apply ``change`` to a private copy of the latest model and commit it as one version.
 
@@ -117,12 +123,6 @@ class Store(ABC, Generic[M]):
         The model's ``to_state()`` must return copies of its arrays: they become the new
         snapshot's, read-only.
         """
-        with self._lock():
-            frame = self._load(locked=True)
-            new_frame, snapshot, result = self._apply(frame, change)
-            self._write(new_frame, replacing=frame)
-        self._cached = snapshot
-        return snapshot, result
 
     # -- for backends -----------------------------------------------------------------------
 
@@ -136,14 +136,6 @@ class Store(ABC, Generic[M]):
 
         ``locked`` says the caller holds the write lock, so no writer can be mid-write.
         """
-
-    @abstractmethod
-    def _lock(self) -> contextlib.AbstractContextManager:
-        """Exclude other writers, in every process."""
-
-    @abstractmethod
-    def _write(self, frame: Frame, replacing: Frame | None) -> None:
-        """Store ``frame`` as the newest; ``replacing`` is the frame it supersedes."""
 
     def _apply(self, frame: Frame | None, change: Callable[[M], R]) -> tuple[Frame, Snapshot[M], R]:
         """Run ``change`` on a writable copy of ``frame``'s model; frame the result, checking its size."""
@@ -178,3 +170,46 @@ class Store(ABC, Generic[M]):
         if self._cached is not None and self._cached.version == 0:
             return self._cached
         return Snapshot(0, self.model_type(), b"")
+
+
+class LockingStore(Store[M]):
+    """The template of stores whose writers exclude each other with a lock held by every process."""
+
+    def transact(self, change: Callable[[M], R]) -> tuple[Snapshot[M], R]:
+        with self._lock():
+            frame = self._load(locked=True)
+            new_frame, snapshot, result = self._apply(frame, change)
+            self._write(new_frame, replacing=frame)
+        self._cached = snapshot
+        return snapshot, result
+
+    @abstractmethod
+    def _lock(self) -> contextlib.AbstractContextManager:
+        """Exclude other writers, in every process."""
+
+    @abstractmethod
+    def _write(self, frame: Frame, replacing: Frame | None) -> None:
+        """Store ``frame`` as the newest; ``replacing`` is the frame it supersedes."""
+
+
+class Backend(ABC):
+    """Where every area of :mod:`voweler.state.layout` lives: one per app, chosen by a URL.
+
+    ``name`` is what ``GET /api/health`` reports. :meth:`prepare` runs once per deployment,
+    before any store opens (the SharedArea backend claims and, after a crash, restores its data
+    directory there).
+    """
+
+    name = "abstract"
+
+    def prepare(self) -> str | None:
+        """Make the backend ready to serve; returns what it did, for the log, or None."""
+        return None
+
+    @abstractmethod
+    def store(self, area: Area, model_type: type[M]) -> Store[M]:
+        """The store of a store ``area``, holding models of ``model_type``."""
+
+    @abstractmethod
+    def tally(self, area: Area) -> Tally:
+        """The tally of a tally ``area``."""

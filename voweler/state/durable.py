@@ -47,7 +47,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from voweler import settings
 from voweler.state.base import StateError
+from voweler.state.layout import AREAS
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,6 @@ LAYOUT = "layout"  # each area's number, file and size, as first started
 # magic, area size, BLAKE2b-256 of the area's bytes; then the bytes
 _SNAPSHOT_HEADER = struct.Struct("<8sQ32s")
 _SNAPSHOT_MAGIC = b"VWLRSNP1"
-
-DEFAULT_FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,20 +107,17 @@ def backing_file(memory: memoryview, maps: Path = Path("/proc/self/maps")) -> Pa
 
 
 def file_areas() -> list[FileArea]:
-    """Every SharedArea of this uWSGI that is backed by a file, with its lock; [] if none."""
+    """Every area of the layout that uWSGI backs by a file, with its lock; [] if none."""
     from voweler.state.sharedarea import uwsgi_area
 
-    areas, index = [], 0
-    while True:
-        try:
-            memory, lock, _where = uwsgi_area(index, "durable state")
-        except StateError:
-            return areas
+    areas = []
+    for area in AREAS:
+        memory, lock, _where = uwsgi_area(area)
         memory = memoryview(memory).cast("B")
         path = backing_file(memory)
         if path is not None:
-            areas.append(FileArea(index, memory, lock, path))
-        index += 1
+            areas.append(FileArea(area.index, memory, lock, path))
+    return areas
 
 
 # -- snapshots ----------------------------------------------------------------------------------
@@ -312,24 +309,6 @@ def _name_holder() -> None:
 # -- the flusher --------------------------------------------------------------------------------
 
 
-def flush_seconds(environ=os.environ) -> float:
-    """``VOWELER_FLUSH_SECONDS``: how often changed areas are snapshotted (0.05 to 3600 s).
-
-    >>> flush_seconds({"VOWELER_FLUSH_SECONDS": "0.5"})
-    0.5
-    >>> flush_seconds({})
-    1.0
-    """
-    raw = environ.get("VOWELER_FLUSH_SECONDS", str(DEFAULT_FLUSH_SECONDS))
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = float("nan")
-    if not 0.05 <= seconds <= 3600:
-        raise ValueError(f"VOWELER_FLUSH_SECONDS must be a number of seconds from 0.05 to 3600; got {raw!r}")
-    return seconds
-
-
 class Flusher:
     """Snapshots each file-backed area when it changed. :meth:`flush` once; :func:`run_flusher` forever."""
 
@@ -371,7 +350,7 @@ class Flusher:
 def run_flusher() -> None:  # pragma: no cover - runs as a uWSGI mule, tested through uWSGI
     """The mule's loop (uwsgi.ini: ``mule = voweler/state/flusher.py``)."""
     logging.basicConfig(level=logging.INFO, format="voweler flusher: %(message)s")
-    interval = flush_seconds()
+    interval = settings.value("VOWELER_FLUSH_SECONDS")
     flusher = Flusher(file_areas())
     if not flusher.areas:
         log.info("the SharedAreas are anonymous: nothing to snapshot")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import threading
 
-from voweler.state.base import DEFAULT_CAPACITY, Store
+from voweler.state.base import DEFAULT_CAPACITY, Backend, LockingStore
+from voweler.state.cells import CellTally
 from voweler.state.frame import Frame
-from voweler.state.tally import CellTally
 
 
-
-class MemoryStore(Store):
+class MemoryStore(LockingStore):
     """A store in this process's memory.
 
     >>> from voweler.models import Perceptron
@@ -50,3 +49,15 @@ class MemoryStore(Store):
 def memory_tally(name: str) -> CellTally:
     """A bandit tally in this process's memory, with a thread lock: the shared one's twin."""
     return CellTally(bytearray(CellTally.bytes_needed()), threading.Lock(), f"the {name} tally in memory")
+
+
+class MemoryBackend(Backend):
+    """``memory://``: every area in this process, sized as under sharedarea://."""
+
+    name = "memory"
+
+    def store(self, area, model_type):
+        return MemoryStore(area.model, model_type, capacity=area.capacity)
+
+    def tally(self, area):
+        return memory_tally(area.model)

@@ -55,15 +55,16 @@ import struct
 import threading
 import time
 import urllib.parse
+from importlib import resources
 
 import numpy as np
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from voweler.state.base import DEFAULT_CAPACITY, StateError, StateUnavailable, Store
+from voweler.state.base import DEFAULT_CAPACITY, Backend, StateError, StateUnavailable, Store
 from voweler.state.frame import HEADER_SIZE, Frame, peek
-from voweler.state.tally import _RECORD_DTYPE, Counts, EventKind, Redemption, StaleRoster, Tally, decode_records
+from voweler.state.tally import RECORD_DTYPE, Counts, EventKind, Redemption, StaleRoster, Tally, decode_records
 
 ATOMIC_MODES = ("script", "watch")
 # Client settings, unless the URL's query says otherwise: a dead Redis must give a quick 503, not
@@ -286,14 +287,6 @@ class RedisStore(Store):
                 except redis.WatchError:
                     self._lost(attempt, deadline)
 
-    # The pessimistic template's primitives: transact() above replaces the template, and there
-    # is no cross-process lock and no unconditional write.
-    def _lock(self):
-        return self._writers  # excludes this process's threads only
-
-    def _write(self, frame, replacing):
-        raise NotImplementedError("RedisStore commits only by compare-and-set, in transact()")
-
     def _lost(self, attempt: int, deadline: float) -> None:
         """Another process committed first: wait a little (more each time), or give up."""
         self.conflicts += 1
@@ -314,13 +307,13 @@ class RedisStore(Store):
 # A log record as CellTally lays it out (8 little-endian cells); the script fills in serial and
 # version, which only it knows.
 _RECORD = struct.Struct("<qqqqqqdq")
-assert _RECORD.size == _RECORD_DTYPE.itemsize == 64
+assert _RECORD.size == RECORD_DTYPE.itemsize == 64
 
 
 class RedisTally(Tally):
     """A :class:`Tally` in Redis: each operation is one Lua script, atomic across every host.
 
-    The semantics are :class:`~voweler.state.tally.CellTally`'s, to the bit: the same roster
+    The semantics are :class:`~voweler.state.cells.CellTally`'s, to the bit: the same roster
     adoption, redemption window, outcomes, versions and event records.
     """
 
@@ -396,139 +389,30 @@ _OUTCOMES = {
 
 # -- the scripts ------------------------------------------------------------------------------
 
-# Writes the new frame (ARGV[2]) only if the stored header is still the one the change was
-# computed from (ARGV[1], empty if there was no frame): 1 if written, else the frame that won.
-_COMPARE_AND_SET = """
-if redis.call('GETRANGE', KEYS[1], 0, 39) ~= ARGV[1] then
-  return redis.call('GET', KEYS[1])
-end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1
-"""
 
-# Written as CellTally is: read its methods beside these. Lua numbers are doubles, exact up to
-# 2^53: versions, serials and sequence numbers stay far below. Tests are compared as the decimal
-# strings Python sent. A script checks everything before it writes anything, because Redis does
-# not undo the writes of a script that fails half-way.
-_TALLY = """
-local tally, counts, redeemed, ring = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local slots, window, capacity = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local RECORD = 64
+def _lua(name: str) -> str:
+    return (resources.files("voweler.state") / "lua" / f"{name}.lua").read_text()
 
--- The tally as it stands; a new one is made on first use. One of another layout is refused.
-local function load()
-  local f = redis.call('HMGET', tally, 'layout', 'version', 'roster', 'test', 'live', 'serial', 'events')
-  if not f[1] then
-    local t = {version = 0, roster = -1, test = '0', live = string.rep('0', 64), serial = 0, events = 0}
-    redis.call('HSET', tally, 'layout', ARGV[1], 'version', 0, 'roster', -1, 'test', t.test, 'live', t.live,
-               'serial', 0, 'events', 0)
-    return t
-  end
-  if f[1] ~= ARGV[1] then
-    error({err = 'VWLR_LAYOUT ' .. tally .. ' holds a tally of another layout (' .. f[1] ..
-                 '); delete its keys or give the tally another database'})
-  end
-  return {version = tonumber(f[2]), roster = tonumber(f[3]), test = f[4], live = f[5],
-          serial = tonumber(f[6]), events = tonumber(f[7])}
-end
 
--- Adopt the caller's roster (ARGV[5..7]) if it is newer. An older one is ignored, or refused
--- (false) if strict: the caller must reload the experiment.
-local function adopt(t, strict)
-  local version = tonumber(ARGV[5])
-  if version == t.roster then return true end
-  if version < t.roster then return not strict end
-  if ARGV[6] ~= t.test then
-    redis.call('DEL', counts)  -- a new test starts from zero
-    t.test = ARGV[6]
-  end
-  -- One version per experiment transaction, even when several are adopted at once.
-  t.live, t.roster, t.version = ARGV[7], version, t.version + (version - t.roster)
-  redis.call('HSET', tally, 'test', t.test, 'live', t.live, 'roster', t.roster, 'version', t.version)
-  return true
-end
-
--- Append a record (packed by the caller) with the serial and version only the script knows.
-local function log(t, record, serial, version)
-  local at = (t.events % capacity) * RECORD
-  redis.call('SETRANGE', ring, at, string.sub(record, 1, 32) .. struct.pack('<i8<i8', serial, version) ..
-             string.sub(record, 49, 64))
-  t.events = t.events + 1
-end
-"""
-
-_SERVE = """
-local t = load()
-if not adopt(t, true) then return {1, t.roster} end
-local uid, serial = tonumber(ARGV[8]), t.serial
-t.version = t.version + 1
-redis.call('BITFIELD', counts, 'INCRBY', 'i64', '#' .. uid, 1)
--- This serial's bit last belonged to serial - window, now too old to redeem: clear it for this one.
-redis.call('SETBIT', redeemed, serial % window, 0)
-log(t, ARGV[9], serial, t.version)
-redis.call('HSET', tally, 'version', t.version, 'serial', serial + 1, 'events', t.events)
-return {0, t.version, serial}
-"""
-
-_REDEEM = """
-local t = load()
-if not adopt(t, true) then return {1, t.roster} end
-local test, uid, serial, clicked = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11] == '1'
-if test ~= t.test then return {0, 4, t.version} end
-if string.sub(t.live, uid + 1, uid + 1) ~= '1' then return {0, 5, t.version} end
-if serial >= t.serial then return {0, 3, t.version} end
-if serial < t.serial - window then return {0, 2, t.version} end
-local bit = serial % window
-if redis.call('GETBIT', redeemed, bit) == 1 then return {0, 1, t.version} end
-redis.call('SETBIT', redeemed, bit, 1)
-if clicked then
-  redis.call('BITFIELD', counts, 'INCRBY', 'i64', '#' .. (slots + uid), 1)
-end
-t.version = t.version + 1
-log(t, ARGV[12], serial, t.version)
-redis.call('HSET', tally, 'version', t.version, 'events', t.events)
-return {0, 0, t.version}
-"""
-
-# Syncs and counts ignore an older roster: they only adopt a newer one.
-_SYNC = """
-local t = load()
-adopt(t, false)
-return t.version
-"""
-
-_COUNTS = """
-local t = load()
-adopt(t, false)
-return {t.version, t.roster, t.test, t.serial, t.events, redis.call('GET', counts) or ''}
-"""
-
-_EVENTS = """
-local t = load()
-local since, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
--- As CellTally: the capacity - 1 newest records are readable.
-local first = math.max(since, t.events - (capacity - 1), 0)
-local last = math.min(t.events, first + limit)
-if last <= first then return {first, ''} end
-local start, stop = first % capacity, (last - 1) % capacity + 1
-if start < stop then
-  return {first, redis.call('GETRANGE', ring, start * RECORD, stop * RECORD - 1)}
-end
-return {first, redis.call('GETRANGE', ring, start * RECORD, capacity * RECORD - 1) ..
-               redis.call('GETRANGE', ring, 0, stop * RECORD - 1)}
-"""
-
-_SECRET = """
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return redis.call('GET', KEYS[1])
-"""
-
+# Each tally script is the shared prelude (lua/tally.lua: load, adopt, log) and its own body.
 _SCRIPTS = {
-    "compare_and_set": _COMPARE_AND_SET,
-    "serve": _TALLY + _SERVE,
-    "redeem": _TALLY + _REDEEM,
-    "sync": _TALLY + _SYNC,
-    "counts": _TALLY + _COUNTS,
-    "events": _TALLY + _EVENTS,
-    "secret": _SECRET,
+    "compare_and_set": _lua("compare_and_set"),
+    "secret": _lua("secret"),
+    **{name: _lua("tally") + _lua(name) for name in ("serve", "redeem", "sync", "counts", "events")},
 }
+
+
+class RedisBackend(Backend):
+    """``redis://host:port/db``: every area as keys in one Redis, stores sized as their SharedAreas."""
+
+    name = "redis"
+
+    def __init__(self, url: str):
+        parse_url(url)  # a bad URL or atomic mode fails now, naming itself
+        self.url = url
+
+    def store(self, area, model_type):
+        return RedisStore(area.model, model_type, self.url, capacity=area.capacity)
+
+    def tally(self, area):
+        return RedisTally(area.model, self.url)

@@ -23,16 +23,17 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from voweler.state.base import StateError, Store
+from voweler.state.base import Backend, LockingStore, StateError
+from voweler.state.cells import CellTally
 from voweler.state.frame import HEADER_SIZE, Frame, peek
-from voweler.state.tally import CellTally
+from voweler.state.layout import Area, check_uwsgi
 
 # Lock-free reads tried before a reader waits for the write lock to get a definite answer.
 # Retries happen only when two commits land while one reader copies a slot.
 _READ_ATTEMPTS = 8
 
 
-class SharedAreaStore(Store):
+class SharedAreaStore(LockingStore):
     """A store in a block of memory shared by processes, split into two slots.
 
     Parameters
@@ -60,10 +61,10 @@ class SharedAreaStore(Store):
         self._check_format()
 
     @classmethod
-    def from_uwsgi(cls, name, model_type, area: int) -> "SharedAreaStore":
-        """The store in SharedArea ``area``, with user lock ``area + 1`` for its writers."""
-        memory, lock, where = uwsgi_area(area, f"the {name} model")
-        return cls(name, model_type, memory, lock, where)
+    def from_uwsgi(cls, area: Area, model_type) -> "SharedAreaStore":
+        """The store of ``area`` in its SharedArea, with its user lock for the writers."""
+        memory, lock, where = uwsgi_area(area)
+        return cls(area.model, model_type, memory, lock, where)
 
     def _check_format(self) -> None:
         """Refuse an area written by another program or format instead of overwriting it.
@@ -134,17 +135,14 @@ class SharedAreaStore(Store):
         return f"give {self.where} more room in uwsgi.ini (each of its two slots holds one state)"
 
 
-def sharedarea_tally(name: str, area: int) -> CellTally:
-    """The bandit tally in SharedArea ``area``, changed under user lock ``area + 1``."""
-    memory, lock, where = uwsgi_area(area, f"the {name} tally")
-    needed = CellTally.bytes_needed()
-    if len(memoryview(memory).cast("B")) < needed:
-        raise StateError(f"{where} is too small for the {name} tally: uwsgi.ini must give it at least {-(-needed // 4096)} pages")
+def sharedarea_tally(area: Area) -> CellTally:
+    """The tally of ``area`` in its SharedArea, changed under its user lock."""
+    memory, lock, where = uwsgi_area(area)
     return CellTally(memory, lock, where)
 
 
-def uwsgi_area(area: int, purpose: str):
-    """SharedArea ``area``'s memoryview, its user lock ``area + 1``, and its name for messages."""
+def uwsgi_module():
+    """uWSGI's Python module, or a StateError saying why sharedarea:// needs it."""
     try:
         import uwsgi
     except ImportError:
@@ -152,14 +150,20 @@ def uwsgi_area(area: int, purpose: str):
             "the sharedarea backend works only under uWSGI: start with `uwsgi --ini uwsgi.ini`, "
             "or set VOWELER_STATE=memory:// for a single process"
         ) from None
-    where = f"sharedarea {area}"
     if not hasattr(uwsgi, "sharedarea_memoryview"):
-        raise StateError(f"uWSGI was started without a SharedArea: uwsgi.ini declares them ({where} is for {purpose})")
+        raise StateError("uWSGI was started without SharedAreas: start it with `uwsgi --ini uwsgi.ini`, which declares them")
+    return uwsgi
+
+
+def uwsgi_area(area: Area):
+    """``area``'s SharedArea memoryview, its user lock, and its name for messages."""
+    uwsgi = uwsgi_module()
+    where = f"sharedarea {area.index} ({area.label})"
     try:
-        memory = uwsgi.sharedarea_memoryview(area)
+        memory = uwsgi.sharedarea_memoryview(area.index)
     except Exception as error:
-        raise StateError(f"{where}, for {purpose}, is missing: declare it in uwsgi.ini") from error
-    lock = UwsgiLock(uwsgi, area + 1)
+        raise StateError(f"{where} is missing: declare it in uwsgi.ini") from error
+    lock = UwsgiLock(uwsgi, area.lock)
     lock.check()
     return memory, lock, where
 
@@ -199,3 +203,61 @@ class UwsgiLock:
             self._uwsgi.unlock(self.number)
         finally:
             self._threads.release()
+
+
+class SharedAreaBackend(Backend):
+    """``sharedarea://``: every area of the layout in the SharedArea uwsgi.ini declares for it."""
+
+    name = "sharedarea"
+
+    def prepare(self) -> str | None:
+        """Check uwsgi.ini against the layout; in the master, make durable state ready.
+
+        Under uWSGI with file-backed SharedAreas this runs in the master, before any worker: it
+        claims the data directory and, after a machine crash, restores the last snapshots (see
+        :mod:`voweler.state.durable`). ``lazy-apps``, where only workers load the app, is refused
+        with file-backed areas: nothing would claim the directory or restore it.
+        """
+        from voweler.state import durable
+
+        uwsgi = uwsgi_module()
+        memories = [memoryview(uwsgi.sharedarea_memoryview(index)).cast("B") for index in range(_declared_areas(uwsgi))]
+        files = [durable.backing_file(memory) for memory in memories]
+        try:
+            check_uwsgi([len(memory) for memory in memories], [f and f.name for f in files], _option_int(uwsgi, "locks"))
+        except ValueError as error:
+            raise StateError(str(error)) from None
+        if uwsgi.worker_id() != 0:
+            if any(files):
+                raise StateError(
+                    "durable SharedAreas are prepared by the master before the workers start: remove lazy-apps "
+                    "(or lazy) from the uWSGI options"
+                )
+            return None
+        return durable.recover()
+
+    def store(self, area, model_type):
+        return SharedAreaStore.from_uwsgi(area, model_type)
+
+    def tally(self, area):
+        return sharedarea_tally(area)
+
+
+def _declared_areas(uwsgi) -> int:
+    """How many SharedAreas uWSGI was started with (uwsgi.opt keeps only the last option of a kind)."""
+    count = 0
+    while True:
+        try:
+            uwsgi.sharedarea_memoryview(count)
+        except Exception:  # uWSGI raises ValueError past the last area
+            return count
+        count += 1
+
+
+def _option_int(uwsgi, name: str) -> int:
+    value = uwsgi.opt.get(name)
+    value = value[-1] if isinstance(value, list) else value
+    try:
+        return int(value.decode() if isinstance(value, bytes) else value)
+    except (TypeError, ValueError):
+        return 0

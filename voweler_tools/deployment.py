@@ -1,7 +1,7 @@
 """Start a real uWSGI deployment of this checkout on free loopback ports: for tests and benches::
 
     with Deployment(processes=2) as server:
-        requests.get(server.url + "/api/health").json()   # {"ok": true, ...}
+        Client(server.url).get("/api/health")   # {"ok": true, ...}
         server.reload()        # graceful reload through the master FIFO
         server.restart()       # stop and start again, same ports, same data directory
 
@@ -22,12 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from voweler.uwsgi_stats import StatsError, live_workers, read_stats
+from voweler_tools.client import Client
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # the checkout: voweler_tools/ is beside voweler/
 UWSGI_INI = REPO / "uwsgi.ini"
 
 
@@ -71,15 +71,13 @@ class Instance:
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until /api/health answers and, where the stats server is known, every worker is up."""
-        deadline = time.monotonic() + timeout
+        deadline, health = time.monotonic() + timeout, Client(self.url, timeout=2)
         while time.monotonic() < deadline:
             self._check_running()
-            try:
-                with urllib.request.urlopen(self.url + "/api/health", timeout=2) as answer:
-                    if answer.status == 200 and (not self.stats_address or len(self.worker_pids()) == self.processes):
-                        return
-            except OSError:
-                pass
+            if health.call("GET", "/api/health").status == 200 and (
+                not self.stats_address or len(self.worker_pids()) == self.processes
+            ):
+                return
             time.sleep(0.1)
         raise RuntimeError(f"{self.url} was not ready with {self.processes} workers within {timeout} s{self._details()}")
 

@@ -6,14 +6,14 @@ Where each part lives, and why:
   :class:`~voweler.state.Store`, changed by transactions like the perceptron;
 * **impressions, clicks and redeemed tickets** change on every page view: they are counters in a
   :class:`~voweler.state.Tally`, changed in place in small atomic groups;
-* **choices** are drawn ahead by each worker in a :class:`~voweler.models.bandit.ChoiceQueue`
+* **choices** are drawn ahead by each worker in a :class:`~voweler.models.choices.ChoiceQueue`
   from a posterior at most ``max_age`` seconds old, so a serve never runs the Beta maths and
   holds the shared lock only to count. (The original design had one shared queue refilled by a
   separate updater; one queue per worker needs no shared queue at all, and every choice is still
   an exact Thompson draw, with its exact propensity.)
 
-Nothing here knows about HTTP: failures are :class:`Rejected` with a reason the API maps to a
-status.
+Nothing here knows about HTTP: failures are :class:`~voweler.services.base.Rejected` with a
+reason the API maps to a status.
 """
 
 from __future__ import annotations
@@ -23,25 +23,20 @@ import hmac
 import os
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
-from voweler.models.bandit import MAX_ARMS, ChoiceQueue, Experiment, Posterior
-from voweler.state import Redemption, Roster, Snapshot, StaleRoster, Store, Tally
-from voweler.state.tally import EventKind
-from voweler.tickets import TicketError, TicketSigner
+from voweler.models import ArmConflict, ChoiceQueue, Experiment, Posterior, UnknownArm
+from voweler.services.base import Cache, Rejected, encode, refusing_bad_input, retrying
+from voweler.services.tickets import TicketError, TicketSigner
+from voweler.state import Backend, EventKind, Kind, Redemption, Roster, Snapshot, StaleRoster, Store, Tally, area_of
 
 RECENT_SERVES = 1000  # "share of recent serves" is over the last this many serves of the test
-_RETRIES = 3  # a serve that meets a newer experiment reloads it and tries again, this often
-
-
-class Rejected(Exception):
-    """A request the bandit refuses; ``reason`` names why (see ``REASONS`` in the API)."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+_ATTEMPTS = 3  # a serve that meets a newer experiment reloads it and tries again, this often
+# The experiment's refusals, as the API's reasons: a bad value 400, an unknown arm 404, a conflict 409.
+_EXPERIMENT_REASONS = {UnknownArm: "unknown_arm", ArmConflict: "conflict"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ class BanditService:
     Parameters
     ----------
     store
-        The Store holding the :class:`~voweler.models.bandit.Experiment`.
+        The Store holding the :class:`~voweler.models.experiment.Experiment`.
     tally
         The bandit's shared counters.
     secret
@@ -75,30 +70,33 @@ class BanditService:
     """
 
     def __init__(self, store: Store, tally: Tally, secret: bytes | None = None, ttl: int = 3600, seed: int | None = None):
-        if tally.slots < MAX_ARMS:
-            raise ValueError(f"the tally counts {tally.slots} arm slots; the bandit model uses {MAX_ARMS}")
         self.store, self.tally, self.ttl, self.seed = store, tally, ttl, seed
         self._secret = secret or b""
         self._signer: TicketSigner | None = None
         self._local = threading.local()  # each thread's choice queue (flask run serves with threads)
-        self._rendered: tuple | None = None  # ((experiment version, tally version), document)
+        self._cache = Cache()
+
+    @classmethod
+    def open(cls, backend: Backend, config: dict) -> "BanditService":
+        store = backend.store(area_of("bandit"), Experiment)
+        tally = backend.tally(area_of("bandit", Kind.TALLY))
+        return cls(store, tally, secret=config.get("SECRET"), ttl=config.get("TICKET_TTL", 3600))
 
     # -- serving ----------------------------------------------------------------------------
 
     def serve(self) -> dict:
         """Choose an arm for one visitor, count the impression, and sign a ticket for it."""
-        for _attempt in range(_RETRIES):
+
+        def attempt():
             # the view the choice was drawn under: a refill may have read a newer experiment
             queue, view = self._queue_for(self.store.read())
             uid, propensity = queue.pop()
             now_ns = time.time_ns()
-            try:
-                version, serial = self.tally.serve(view.roster, uid, propensity, now_ns)
-            except StaleRoster:
-                continue  # the experiment changed under us: read it again
+            version, serial = self.tally.serve(view.roster, uid, propensity, now_ns)  # StaleRoster: read again
             ticket = self._tickets().issue(view.experiment.test, uid, serial, now_ns / 1e9)
             return {"arm": view.names[uid], "ticket": ticket, "propensity": propensity, "version": version}
-        raise Rejected("busy", "the experiment kept changing while serving; try again")
+
+        return retrying(attempt, retry_on=StaleRoster, attempts=_ATTEMPTS, busy="the experiment kept changing while serving; try again")
 
     def reward(self, token: str, clicked: bool) -> dict:
         """Count the reward of a served ticket, once."""
@@ -107,21 +105,27 @@ class BanditService:
             ticket = self._tickets().verify(token, now)
         except TicketError as error:
             raise Rejected(f"ticket_{error.reason}", str(error)) from None
-        for _attempt in range(_RETRIES):
+
+        def attempt():
             view = self._view(self.store.read())
-            try:
-                outcome, version = self.tally.redeem(view.roster, ticket.test, ticket.uid, ticket.serial, clicked, time.time_ns())
-            except StaleRoster:
-                continue
-            if outcome is not Redemption.ACCEPTED:
-                raise Rejected(_REDEMPTION_REASONS[outcome], _REDEMPTION_MESSAGES[outcome])
-            return {"arm": view.names.get(ticket.uid), "clicked": clicked, "version": version}
-        raise Rejected("busy", "the experiment kept changing while rewarding; try again")
+            outcome, version = self.tally.redeem(view.roster, ticket.test, ticket.uid, ticket.serial, clicked, time.time_ns())
+            return view, outcome, version
+
+        view, outcome, version = retrying(
+            attempt, retry_on=StaleRoster, attempts=_ATTEMPTS, busy="the experiment kept changing while rewarding; try again"
+        )
+        if outcome is not Redemption.ACCEPTED:
+            raise Rejected(_REDEMPTION_REASONS[outcome], _REDEMPTION_MESSAGES[outcome])
+        return {"arm": view.names.get(ticket.uid), "clicked": clicked, "version": version}
 
     # -- editing the experiment -------------------------------------------------------------
 
-    def add_arm(self, name: str, prior_ctr: float | None, prior_impressions: float | None) -> None:
+    # Arm names are compared after Unicode NFC normalization, so "grün" typed two ways is one arm.
+
+    def add_arm(self, name: str, prior_ctr: float | None, prior_impressions: float | None) -> bytes:
+        """Add an arm while the test runs; without a prior it starts level with the leader."""
         counts = self.tally.counts(self._view(self.store.read()).roster)  # for the new arm's default prior
+        name = _nfc(name)
 
         def add(experiment: Experiment):
             # Counts of another test (a reset came in between) say nothing about this one.
@@ -130,29 +134,30 @@ class BanditService:
                 name, prior_ctr, prior_impressions, counts.impressions if same_test else None, counts.clicks if same_test else None
             )
 
-        self._edit(add)
+        return self._edit(add)
 
-    def remove_arm(self, name: str) -> None:
-        self._edit(lambda experiment: experiment.remove_arm(name))
+    def remove_arm(self, name: str) -> bytes:
+        name = _nfc(name)
+        return self._edit(lambda experiment: experiment.remove_arm(name))
 
-    def reset(self, arms: list[dict]) -> None:
-        self._edit(lambda experiment: experiment.reset(arms))
+    def reset(self, arms: list[dict]) -> bytes:
+        """Start a new test with these arms (dicts of name, prior_ctr, prior_impressions)."""
+        arms = [{**arm, "name": _nfc(arm["name"])} if isinstance(arm.get("name"), str) else arm for arm in arms]
+        return self._edit(lambda experiment: experiment.reset(arms))
 
-    def _edit(self, change) -> None:
-        snapshot, _ = self.store.transact(change)
+    def _edit(self, change) -> bytes:
+        with refusing_bad_input(_EXPERIMENT_REASONS):  # the experiment checks the arms before it changes
+            snapshot, _ = self.store.transact(change)
         # Tell the tally at once (serves would tell it anyway): a new test zeroes the counters now.
         self.tally.sync(self._view(snapshot).roster)
+        return self.document()
 
     # -- reading ----------------------------------------------------------------------------
 
-    def document(self) -> dict:
-        """Everything about the bandit, computed once per change per worker."""
+    def document(self) -> bytes:
+        """Everything about the bandit as JSON, rendered once per change per worker."""
         snapshot, view, counts = self._current()
-        key = (snapshot.version, counts.version)
-        rendered = self._rendered
-        if rendered is None or rendered[0] != key:
-            rendered = self._rendered = (key, self._render(view, counts))
-        return rendered[1]
+        return self._cache.get("document", (snapshot.key, counts.version), lambda: encode(self._render(view, counts)))
 
     def events(self, since: int, limit: int) -> dict:
         """A page of the event log, in the documented JSON form."""
@@ -192,18 +197,20 @@ class BanditService:
             names = {arm.uid: arm.name for arm in (*experiment.retired, *experiment.arms)}
             return _View(experiment, Roster.of(snapshot.version, experiment.test, [arm.uid for arm in experiment.arms]), names)
 
-        return snapshot.derive("view", build)
+        return self._cache.get("view", snapshot.key, build)
 
     def _current(self):
         """The experiment and its counts, of one and the same experiment version."""
-        for _attempt in range(_RETRIES):
+
+        def attempt():
             snapshot = self.store.read()
             view = self._view(snapshot)
             counts = self.tally.counts(view.roster)
-            if counts.roster_version == snapshot.version:
-                return snapshot, view, counts
-            # The tally already follows a newer experiment: read that one.
-        raise Rejected("busy", "the experiment kept changing while reading it; try again")
+            if counts.roster_version != snapshot.version:
+                raise StaleRoster("the tally already follows a newer experiment: read that one")
+            return snapshot, view, counts
+
+        return retrying(attempt, retry_on=StaleRoster, attempts=_ATTEMPTS, busy="the experiment kept changing while reading it; try again")
 
     def _queue_for(self, snapshot: Snapshot) -> tuple[ChoiceQueue, _View]:
         """This thread's choice queue, fresh for ``snapshot`` or newer, and the view its choices
@@ -289,3 +296,7 @@ _REDEMPTION_MESSAGES = {
     Redemption.TEST_ENDED: "the test this ticket was served in has ended (the bandit was reset)",
     Redemption.ARM_REMOVED: "the arm this ticket was served has been removed",
 }
+
+
+def _nfc(name):
+    return unicodedata.normalize("NFC", name) if isinstance(name, str) else name

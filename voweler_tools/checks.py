@@ -1,7 +1,8 @@
 """Consistency checks for voweler's shared models: what a run's answers must satisfy.
 
 The one home of these checks: ``bench/consistency.py`` runs them on its mixed load with faults,
-and ``tests/consistency.py`` on the tests' training runs. Each check returns problems as
+and ``tests/consistency.py`` on the tests' training runs. The outcomes of requests they reason
+about (answered, refused, cut, timed out) are :mod:`voweler_tools.client`'s. Each check returns problems as
 sentences rather than asserting, so that a run can show they pass against voweler and fail
 against a deliberately unsafe variant.
 
@@ -28,7 +29,6 @@ from __future__ import annotations
 import bisect
 import json
 import math
-import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -36,6 +36,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from voweler.models import Perceptron
+from voweler_tools.client import Client
 
 # What a document must hold (more fields are allowed: the API may grow).
 PERCEPTRON_KEYS = {
@@ -690,9 +691,9 @@ def every_worker(
 ) -> dict[int, dict]:
     """The document at ``path`` as each worker reports it: ask until every worker has answered."""
     seen: dict[int, dict] = {}
+    client = Client(url, timeout)
     for _ in range(attempts):
-        with urllib.request.urlopen(url + path, timeout=timeout) as answer:  # raises on a non-2xx status
-            body = json.loads(answer.read())
+        body = client.get(path)  # raises HttpError unless a 2xx answer of JSON
         seen[body["pid"]] = body
         if len(seen) == processes:
             break

@@ -64,11 +64,11 @@ class TicketSigner:
     >>> signer.verify(token, now=1_000_061)
     Traceback (most recent call last):
     ...
-    voweler.tickets.TicketError: the ticket expired 1 s ago (tickets are good for 60 s)
+    voweler.services.tickets.TicketError: the ticket expired 1 s ago (tickets are good for 60 s)
     >>> TicketSigner(b"another secret, 32 bytes long...").verify(token, now=1_000_030)
     Traceback (most recent call last):
     ...
-    voweler.tickets.TicketError: the ticket's signature does not match: it was not issued by this server
+    voweler.services.tickets.TicketError: the ticket's signature does not match: it was not issued by this server
     """
 
     def __init__(self, secret: bytes, ttl: int = 3600):
