@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from voweler_tools import checks
-from voweler_tools.checks import without_pid  # noqa: F401  (used by the tests)
 from voweler.services.tickets import TOKEN_LENGTH, TicketSigner
 
 SHOW, SERVE, REWARD = "/api/bandit", "/api/bandit/serve", "/api/bandit/reward"

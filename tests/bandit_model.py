@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from voweler.models import MAX_ARMS, Arm, Experiment, Posterior, UnknownArm
+from voweler.models.experiment import ARM_FIELDS
 
-_ARM_FIELDS = ("name", "prior_ctr", "prior_impressions")  # as in Experiment.reset's dicts
 
 
 class Bandit:
@@ -94,7 +94,7 @@ def _arm_spec(item) -> dict:
     if isinstance(item, str):
         return {"name": item}
     if isinstance(item, tuple):
-        if not 1 <= len(item) <= len(_ARM_FIELDS):
+        if not 1 <= len(item) <= len(ARM_FIELDS):
             raise ValueError(f"an arm tuple is (name, prior_ctr, prior_impressions); got {item!r}")
-        return dict(zip(_ARM_FIELDS, item))
+        return dict(zip(ARM_FIELDS, item))
     return item

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from voweler.models.perceptron import ALPHABET
 from voweler_tools.checks import Train as Ack  # an acknowledged training request
-from voweler_tools.checks import check_perceptron, disagreements, every_worker  # noqa: F401  (used by the tests)
+from voweler_tools.checks import check_perceptron
 from voweler_tools.client import Client
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from bandit_client import (
     ARM_KEYS, ARMS, DOCUMENT_KEYS, EVENTS, RESET, REWARD, REWARD_KEYS, SERVE, SERVE_KEYS, SHOW,
-    count_problems, error_problems, fields, flip, made_up, resign, without_pid,
+    count_problems, error_problems, fields, flip, made_up, resign,
 )  # fmt: skip
+from voweler_tools.checks import without_pid
 from voweler import create_app
 from voweler.services import services
 from voweler.services.tickets import TicketSigner

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bandit_client import EVENTS, RESET, REWARD, SERVE, SHOW, without_pid
+from bandit_client import EVENTS, RESET, REWARD, SERVE, SHOW
+from voweler_tools.checks import without_pid
 from voweler_tools.client import Client
 from voweler_tools.deployment import Deployment
 from voweler.models import Perceptron
@@ -331,6 +332,21 @@ def test_areas_resized_since_the_directory_was_written_are_refused(area, monkeyp
     smaller = durable.FileArea(0, area.memory[:4096], area.lock, area.path)
     with pytest.raises(StateError, match="are not the ones .* was written with"):
         durable.recover([smaller])
+    durable._held_lock.close()
+
+
+def test_an_area_added_after_the_last_one_is_taken_and_none_can_go(area, monkeypatch, tmp_path):
+    monkeypatch.setattr(durable, "_held_lock", None)
+    durable.recover([area])
+    durable._held_lock.close()
+    added = durable.FileArea(1, memoryview(bytearray(4096)), threading.Lock(), area.path.with_name("new.area"))
+    monkeypatch.setattr(durable, "_held_lock", None)
+    durable.recover([area, added])  # a new model: its area comes after the others
+    durable._held_lock.close()
+    assert (area.path.parent / "layout").read_text() == f"0 model.area 8192\n1 new.area 4096\n"
+    monkeypatch.setattr(durable, "_held_lock", None)
+    with pytest.raises(StateError, match="are not the ones .* was written with"):
+        durable.recover([area])  # the added area cannot be dropped again
     durable._held_lock.close()
 
 

@@ -35,12 +35,16 @@ def test_every_area_is_whole_pages_and_the_tally_fits_its_area():
     assert CellTally.bytes_needed() <= tally.size < CellTally.bytes_needed() + PAGE
 
 
+N, SIZES, LABELS = len(AREAS), [area.size for area in AREAS], ", ".join(area.label for area in AREAS)
+
+
 @pytest.mark.parametrize(
     "sizes, files, locks, fragments",
     [
-        ([a.size for a in AREAS[:-1]], [None] * 2, 3, ["declares 2 SharedAreas", "has 3", "perceptron, bandit, bandit_tally"]),
-        ([a.size for a in AREAS], ["bandit.area", "perceptron.area", None], 3, ["SharedArea 0 onto bandit.area", "perceptron.area"]),
-        ([a.size for a in AREAS], [None] * 3, 2, ["`locks = 2`", "set `locks = 3`"]),
+        (SIZES[:-1], [None] * (N - 1), N, [f"declares {N - 1} SharedAreas", f"has {N}", LABELS]),
+        (SIZES, [AREAS[1].file, AREAS[0].file] + [None] * (N - 2), N, [f"SharedArea 0 onto {AREAS[1].file}", AREAS[0].file]),
+        (SIZES, [None] * N, N - 1, [f"`locks = {N - 1}`", f"set `locks = {N}`"]),
+        ([SIZES[0] + PAGE] + SIZES[1:], [None] * N, N, [f"SharedArea 0 {SIZES[0] + PAGE:,} bytes", f"has {SIZES[0]:,}"]),
     ],
 )
 def test_a_mismatch_names_both_sides(sizes, files, locks, fragments):
@@ -54,8 +58,8 @@ def test_a_mismatch_names_both_sides(sizes, files, locks, fragments):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--locks", "2"), "uwsgi.ini has `locks = 2`, but the 3 areas of voweler/state/layout.py use user locks 1 to 3"),
-        (("--sharedarea", "1"), "uwsgi.ini declares 4 SharedAreas, but voweler/state/layout.py has 3"),
+        (("--locks", f"{N - 1}"), f"uwsgi.ini has `locks = {N - 1}`, but the {N} areas of voweler/state/layout.py use user locks 1 to {N}"),
+        (("--sharedarea", "1"), f"uwsgi.ini declares {N + 1} SharedAreas, but voweler/state/layout.py has {N}"),
     ],
 )
 def test_uwsgi_refuses_to_start_on_a_layout_that_is_not_the_registry(args, message):

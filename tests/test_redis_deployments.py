@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bandit_client import RESET, REWARD, SERVE, SHOW, count_problems, error_problems, without_pid
-from consistency import disagreements, every_worker, problems, random_batches, reset, state, train_concurrently
+from bandit_client import RESET, REWARD, SERVE, SHOW, count_problems, error_problems
+from consistency import problems, random_batches, reset, state, train_concurrently
+from voweler_tools.checks import disagreements, every_worker, without_pid
 from redis_server import RedisServer, need_redis_server
 from voweler_tools.client import Client
 from voweler_tools.deployment import Deployment

@@ -46,6 +46,8 @@ def test_every_variable_the_code_reads_is_in_the_table():
         ("VOWELER_TICKET_TTL", "1.5", "VOWELER_TICKET_TTL must be a whole number"),
         ("VOWELER_FLUSH_SECONDS", "0", "VOWELER_FLUSH_SECONDS must be a number of seconds from 0.05 to 3600"),
         ("VOWELER_FLUSH_SECONDS", "nan", "VOWELER_FLUSH_SECONDS must be a number"),
+        ("VOWELER_STATE", "postgres://db/voweler", "VOWELER_STATE is not a state URL voweler can use: unknown state URL"),
+        ("VOWELER_STATE", "redis://127.0.0.1:1/0?atomic=lock", "atomic='lock' is not one of script, watch"),
     ],
 )
 def test_a_setting_out_of_range_stops_the_app_from_starting(monkeypatch, env, raw, fragment):

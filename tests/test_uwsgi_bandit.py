@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import consistency
 from bandit_client import (
-    EVENTS, RESET, REWARD, SERVE, SHOW, count_problems, error_problems, fields, flip, made_up, resign, without_pid,
+    EVENTS, RESET, REWARD, SERVE, SHOW, count_problems, error_problems, fields, flip, made_up, resign,
 )  # fmt: skip
-from voweler_tools.checks import disagreements
+from voweler_tools import checks
+from voweler_tools.checks import disagreements, without_pid
 from voweler_tools.client import Answer, Client
 
 pytestmark = pytest.mark.uwsgi
@@ -58,7 +58,7 @@ def reward(url: str, ticket: str, clicked: bool = True) -> Answer:
 
 def every_worker(url: str) -> dict[int, dict]:
     """GET /api/bandit until every worker has answered; their documents by pid."""
-    return consistency.every_worker(url, WORKERS, path="/api/bandit")
+    return checks.every_worker(url, WORKERS, path="/api/bandit")
 
 
 def event_pages(url: str, since: int):

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from consistency import disagreements, every_worker, problems, random_batches, reset, state, train_concurrently
+from consistency import problems, random_batches, reset, state, train_concurrently
+from voweler_tools.checks import disagreements, every_worker
 from voweler_tools.client import Client
 from voweler_tools.deployment import REPO, Deployment
 

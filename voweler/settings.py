@@ -22,6 +22,16 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _state_url(raw: str) -> str:
+    from voweler.state import StateError, open_backend
+
+    try:
+        open_backend(raw)  # checks the scheme (and a Redis URL's form); connects to nothing
+    except StateError as error:
+        raise ValueError(f"is not a state URL voweler can use: {error}") from None
+    return raw
+
+
 def _secret(raw: str | bytes) -> bytes:
     secret = raw.encode() if isinstance(raw, str) else raw
     if len(secret) < 16:
@@ -77,7 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
         "VOWELER_STATE", "",
         "where state lives: `sharedarea://`, `memory://`, or `redis://host:port/db` for several hosts "
         "([below](#several-hosts-redis))",
-        "`sharedarea://` under uWSGI, else `memory://`", "STATE_URL",
+        "`sharedarea://` under uWSGI, else `memory://`", "STATE_URL", _state_url,
     ),
     Setting(
         "VOWELER_SECRET", "",

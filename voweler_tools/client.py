@@ -36,6 +36,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import orjson
 import requests
 import urllib3.exceptions
 
@@ -141,8 +142,8 @@ class Client:
             return Answer(outcome, problem=problem, sent=sent, done=time.monotonic())
         done, raw = time.monotonic(), response.content
         try:
-            parsed, problem = json.loads(raw), ""
-        except ValueError:  # not JSON, or not UTF-8
+            parsed, problem = orjson.loads(raw), ""  # strict, as the server's parser: no NaN, no Infinity
+        except orjson.JSONDecodeError:  # not JSON, or not UTF-8
             parsed, problem = None, f"not JSON: {raw[:120]!r}"
         return Answer(ANSWERED, response.status_code, parsed, problem, sent, done, response.headers)
 
@@ -175,7 +176,8 @@ def classify(error: BaseException) -> tuple[str, str]:
     chain = _chain(error)
     root = chain[-1]
     problem = f"{type(root).__name__}: {root}"[:200]
-    if any(isinstance(e, (requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)) for e in chain):
+    connecting = (requests.ConnectTimeout, urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    if any(isinstance(e, connecting) for e in chain):
         return REFUSED, problem
     if any(isinstance(e, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)) for e in chain):
         return TIMEOUT, problem

@@ -27,6 +27,7 @@ from voweler.api import errors
 from voweler.api.perceptron import letters_in_request, settings_in_request
 from voweler.api.responses import json_response
 from voweler.services.base import refusing_bad_input
+from voweler.models.perceptron import DEFAULTS, check_config, letter_indices
 from voweler.services.perceptron import check_length, render
 
 AREA = 0
@@ -64,9 +65,10 @@ def show():
 def train():
     letters = letters_in_request()
     check_length(letters)
-    version, model = read()  # read ...
     with refusing_bad_input():
-        model.learn_many(letters)  # ... update ...
+        indices = letter_indices(letters)
+    version, model = read()  # read ...
+    model.learn_indices(indices)  # ... update ...
     write(version + 1, model)  # ... write: another worker may have written in between
     return json_response(render(version + 1, model))
 
@@ -74,8 +76,9 @@ def train():
 @app.post("/api/perceptron/reset")
 def reset():
     given = settings_in_request()
-    version, model = read()
     with refusing_bad_input():
-        model.reset(**given)
+        check_config(**{**DEFAULTS, **given})
+    version, model = read()
+    model.reset(**given)
     write(version + 1, model)
     return json_response(render(version + 1, model))

@@ -9,12 +9,13 @@ from flask import Blueprint, request
 from voweler.api.errors import ApiError
 from voweler.api.inputs import json_object, only_keys, query_int, typed
 from voweler.api.responses import json_response
+from voweler.models import experiment
 from voweler.services import service
 
 bp = Blueprint("bandit", __name__, url_prefix="/api/bandit")
 
 MAX_EVENTS = 5000  # per page of the event log
-ARM_FIELDS = {"name", "prior_ctr", "prior_impressions"}
+ARM_FIELDS = set(experiment.ARM_FIELDS)
 
 
 @bp.get("")

@@ -26,7 +26,7 @@ DEFAULT_PRIOR_CTR = 0.5
 DEFAULT_PRIOR_IMPRESSIONS = 2.0  # with DEFAULT_PRIOR_CTR: Beta(1, 1), the uniform prior
 NEW_ARM_IMPRESSIONS = 10.0  # the weight of a new arm's prior when none is given
 DEFAULT_ARMS = ({"name": "A"}, {"name": "B"})  # what Experiment() tests
-_ARM_FIELDS = ("name", "prior_ctr", "prior_impressions")
+ARM_FIELDS = ("name", "prior_ctr", "prior_impressions")  # what describes an arm, as reset takes it
 
 
 class ExperimentError(ValueError):
@@ -358,9 +358,9 @@ def _check_arms(arms) -> list[Arm]:
         where = f"arms[{i}]"
         if not isinstance(spec, dict):
             raise ValueError(f'{where}: each arm must be an object like {{"name": "red"}}; got {spec!r}')
-        unknown = sorted(set(spec) - set(_ARM_FIELDS), key=str)
+        unknown = sorted(set(spec) - set(ARM_FIELDS), key=str)
         if unknown:
-            raise ValueError(f"{where}: unknown field {unknown[0]!r}; the fields are {', '.join(_ARM_FIELDS)}")
+            raise ValueError(f"{where}: unknown field {unknown[0]!r}; the fields are {', '.join(ARM_FIELDS)}")
         if "name" not in spec:
             raise ValueError(f"{where}: every arm needs a name")
         name = spec["name"]

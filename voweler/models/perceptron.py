@@ -69,6 +69,16 @@ def letter_space(dim: int, seed: int) -> LetterSpace:
     return LetterSpace(embedding, initial_weights, lda, lda_projection)
 
 
+def letter_indices(letters: str) -> list[int]:
+    """The letters' positions in a-z, for :meth:`Perceptron.learn_indices`; checked once, here.
+
+    >>> letter_indices("bad")
+    [1, 0, 3]
+    """
+    check_letters(letters)
+    return [_INDEX[c] for c in letters]
+
+
 def check_letters(letters: str) -> None:
     """Raise ValueError unless ``letters`` is a non-empty string of a-z.
 
@@ -164,7 +174,9 @@ class Perceptron:
 
     def learn_one(self, letter: str) -> bool:
         """Learn one letter; return True if it was a mistake (and so changed the weights)."""
-        i = _INDEX[letter]
+        return self._learn(_INDEX[letter])
+
+    def _learn(self, i: int) -> bool:
         x, y = self._space.embedding[i], LABELS[i]
         self.updates += 1
         if (float(x @ self.weights) + self.bias > 0) == IS_VOWEL[i]:  # predicted right: no change
@@ -181,8 +193,11 @@ class Perceptron:
         All letters are checked before any is learned, so bad input changes nothing. One point
         (updates, accuracy) is added to ``history`` per call.
         """
-        check_letters(letters)
-        mistakes = sum(self.learn_one(c) for c in letters)
+        return self.learn_indices(letter_indices(letters))
+
+    def learn_indices(self, indices: list[int]) -> int:
+        """:meth:`learn_many` for letters already checked (:func:`letter_indices`)."""
+        mistakes = sum(self._learn(i) for i in indices)
         self.history = np.vstack([self.history, [float(self.updates), self.accuracy()]])[-HISTORY_LENGTH:]
         return mistakes
 

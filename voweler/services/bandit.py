@@ -146,8 +146,11 @@ class BanditService:
         return self._edit(lambda experiment: experiment.reset(arms))
 
     def _edit(self, change) -> bytes:
-        with refusing_bad_input(_EXPERIMENT_REASONS):  # the experiment checks the arms before it changes
-            snapshot, _ = self.store.transact(change)
+        def checked(experiment: Experiment) -> None:
+            with refusing_bad_input(_EXPERIMENT_REASONS):  # the experiment checks the arms before it changes
+                change(experiment)
+
+        snapshot, _ = self.store.transact(checked)
         # Tell the tally at once (serves would tell it anyway): a new test zeroes the counters now.
         self.tally.sync(self._view(snapshot).roster)
         return self.document()

@@ -6,7 +6,7 @@ document once per state version: a read that finds nothing new costs a header pe
 
 from __future__ import annotations
 
-from voweler.models.perceptron import ALPHABET, IS_VOWEL, Perceptron
+from voweler.models.perceptron import ALPHABET, DEFAULTS, IS_VOWEL, Perceptron, check_config, letter_indices
 from voweler.services.base import Cache, Rejected, encode, refusing_bad_input
 from voweler.state import Backend, Snapshot, Store, area_of
 
@@ -37,14 +37,16 @@ class PerceptronService:
     def train(self, letters: str) -> bytes:
         """Learn the letters in order, as one transaction; the state it produced."""
         check_length(letters)
-        with refusing_bad_input():  # the model checks the letters before it learns any
-            snapshot, _mistakes = self.store.transact(lambda model: model.learn_many(letters))
+        with refusing_bad_input():  # before the state is touched: bad input is a 400 even with Redis down
+            indices = letter_indices(letters)
+        snapshot, _mistakes = self.store.transact(lambda model: model.learn_indices(indices))
         return self._render(snapshot)
 
     def reset(self, settings: dict) -> bytes:
         """Start over with a fresh embedding; settings left out keep their current values."""
-        with refusing_bad_input():  # the model checks every setting before it changes
-            snapshot, _ = self.store.transact(lambda model: model.reset(**settings))
+        with refusing_bad_input():  # each given setting on its own, before the state is touched
+            check_config(**{**DEFAULTS, **settings})
+        snapshot, _ = self.store.transact(lambda model: model.reset(**settings))
         return self._render(snapshot)
 
     def _render(self, snapshot: Snapshot[Perceptron]) -> bytes:

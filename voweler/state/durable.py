@@ -112,7 +112,10 @@ def file_areas() -> list[FileArea]:
 
     areas = []
     for area in AREAS:
-        memory, lock, _where = uwsgi_area(area)
+        try:
+            memory, lock, _where = uwsgi_area(area)
+        except StateError:  # only sharedarea:// checks uwsgi.ini's areas: snapshot those that exist
+            continue
         memory = memoryview(memory).cast("B")
         path = backing_file(memory)
         if path is not None:
@@ -220,18 +223,18 @@ def _check_layout(areas: list[FileArea], directory: Path) -> None:
     """Refuse areas of other sizes than the ones this directory was written with.
 
     A store splits its area into two slots at half its size, so a resized area would read its
-    second slot at the wrong offset and quietly resume from an older state.
+    second slot at the wrong offset and quietly resume from an older state. Areas added after the
+    last one (a new model) change no existing area: the directory's layout grows with them.
     """
     layout = directory / LAYOUT
     wanted = "".join(f"{area.index} {area.path.name} {len(area.memory)}\n" for area in areas)
-    if layout.exists():
-        found = layout.read_text()
-        if found != wanted:
-            raise StateError(
-                f"the SharedAreas of uwsgi.ini ({wanted.strip()!r}) are not the ones {directory} was written "
-                f"with ({found.strip()!r}): start with the uwsgi.ini it was made with, or a new VOWELER_DATA_DIR"
-            )
-    else:
+    found = layout.read_text() if layout.exists() else ""
+    if not wanted.startswith(found):
+        raise StateError(
+            f"the SharedAreas of uwsgi.ini ({wanted.strip()!r}) are not the ones {directory} was written "
+            f"with ({found.strip()!r}): start with the uwsgi.ini it was made with, or a new VOWELER_DATA_DIR"
+        )
+    if found != wanted:
         _write_durably(layout, wanted)
 
 

@@ -93,8 +93,9 @@ def lock_holders(stats: dict) -> dict[str, int | None]:
 
     uWSGI names user lock n "user n" and reports 0 for a free lock.
 
-    >>> lock_holders({"locks": [{"user 0": 0}, {"user 1": 12}, {"user 3": 0}]})
-    {'perceptron': 12, 'bandit': None, 'bandit_tally': None}
+    >>> holders = lock_holders({"locks": [{"user 0": 0}, {"user 1": 12}, {"user 3": 0}]})
+    >>> holders["perceptron"], holders["bandit"], holders["bandit_tally"]
+    (12, None, None)
     """
     by_lock = {f"user {area.lock}": area.label for area in AREAS}
     holders: dict[str, int | None] = dict.fromkeys(by_lock.values())
@@ -111,8 +112,9 @@ def check_uwsgi(sizes: list[int], files: list[str | None], locks: int) -> None:
     ``sizes`` and ``files`` describe uWSGI's SharedAreas in order (a file's name, or None for
     an anonymous area), ``locks`` is its ``locks`` option. Raises ValueError naming both sides.
 
-    >>> check_uwsgi([a.size for a in AREAS], [a.file for a in AREAS], 3)
-    >>> check_uwsgi([98304, 4096, 1052672], [None, None, None], 3)
+    >>> sizes, files = [a.size for a in AREAS], [a.file for a in AREAS]
+    >>> check_uwsgi(sizes, files, len(AREAS))
+    >>> check_uwsgi(sizes[:1] + [4096] + sizes[2:], files, len(AREAS))
     Traceback (most recent call last):
     ...
     ValueError: uwsgi.ini gives SharedArea 1 4,096 bytes, but voweler/state/layout.py says the bandit area has 65,536: make uwsgi.ini's bandit_bytes 65536

@@ -1,6 +1,6 @@
-"""uWSGI SharedArea backend: one model per area, shared by every worker of one uWSGI instance.
+"""uWSGI SharedArea backend: a store or a tally per area, shared by every worker of one uWSGI instance.
 
-Why it is built this way (the facts are in shared/uwsgi-notes.md, pinned by tests/test_uwsgi_facts.py):
+Why it is built this way (facts about uWSGI 2.0 that tests/test_uwsgi_facts.py pins):
 
 * The area's own rwlock, taken by ``sharedarea_read``/``sharedarea_write``, is not robust: a
   worker killed while holding it (``harakiri`` kills with SIGKILL) wedges the area for good. So
@@ -132,7 +132,10 @@ class SharedAreaStore(LockingStore):
         self._memory[target : target + HEADER_SIZE] = data[:HEADER_SIZE]
 
     def _size_hint(self):
-        return f"give {self.where} more room in uwsgi.ini (each of its two slots holds one state)"
+        return (
+            f"{self.where} holds two states of at most half its size: raise its size in voweler/state/layout.py "
+            "and uwsgi.ini alike, and start on a new VOWELER_DATA_DIR"
+        )
 
 
 def sharedarea_tally(area: Area) -> CellTally:
