@@ -535,3 +535,55 @@ def test_the_page_fits_the_width(browser, server, width):
         watch.check()
     finally:
         context.close()
+
+
+# --- who may change what ------------------------------------------------------------------------
+
+OPERATOR_TOKEN = "browser-test-operator-token-" + "t" * 12
+
+
+def test_a_management_action_asks_for_the_token_once_and_public_ones_never(browser):
+    from playwright.sync_api import expect
+
+    from voweler_tools.deployment import Deployment
+
+    with Deployment(processes=2, env={"VOWELER_ADMIN_TOKEN": OPERATOR_TOKEN}) as server:
+        operator = Client(server.url, timeout=30, token=OPERATOR_TOKEN)
+        operator.post("/api/perceptron/reset", START)
+        context, page, watch = open_page(browser, server)
+        watch.allow(401)
+        watch.allow(403)
+        try:
+            dialog = page.locator("#token-dialog")
+            # a public action: trained at once, no question
+            version = operator.get("/api/perceptron")["version"]
+            page.locator('.tile[data-letter="a"]').click()
+            expect(page.locator("#p-version")).to_have_text(f"{version + 1:,}")
+            expect(dialog).to_be_hidden()
+            # a management action: refused with 401, so the page asks; a wrong token is refused too
+            page.fill("#reset-dim", "20")
+            page.get_by_role("button", name="Reset the model").click()
+            expect(dialog).to_be_visible()
+            expect(page.locator("#token-reason")).to_contain_text("for operators")
+            shoot(page, "token-dialog-1280", "#token-dialog")
+            page.fill("#token-input", "not-the-operator-token-" + "x" * 10)
+            page.get_by_role("button", name="Use token").click()
+            expect(page.locator("#perceptron .alert")).to_contain_text("token is wrong")
+            assert operator.get("/api/perceptron")["dim"] == 16
+            # asked again, and this time it is right
+            page.get_by_role("button", name="Reset the model").click()
+            expect(dialog).to_be_visible()
+            page.fill("#token-input", OPERATOR_TOKEN)
+            page.get_by_role("button", name="Use token").click()
+            expect(page.locator("#p-config")).to_contain_text("dimension 20")
+            assert operator.get("/api/perceptron")["dim"] == 20
+            # kept for the tab's session, so the next one does not ask; never in the URL or localStorage
+            page.fill("#reset-dim", "24")
+            page.get_by_role("button", name="Reset the model").click()
+            expect(page.locator("#p-config")).to_contain_text("dimension 24")
+            expect(dialog).to_be_hidden()
+            assert page.evaluate("Object.values(sessionStorage)") == [OPERATOR_TOKEN]
+            assert page.evaluate("localStorage.length") == 0 and OPERATOR_TOKEN not in page.url
+            watch.check()
+        finally:
+            context.close()

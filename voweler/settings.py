@@ -12,6 +12,7 @@ that fails later.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from dataclasses import dataclass
@@ -39,6 +40,27 @@ def _secret(raw: str | bytes) -> bytes:
             "must be at least 16 bytes long; for example: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return secret
+
+
+def _admin_token(raw: str | bytes) -> bytes:
+    token = raw.encode() if isinstance(raw, str) else raw
+    if len(token) < 32 or not token.isascii() or any(c <= 32 or c == 127 for c in token):
+        raise ValueError(
+            "must be at least 32 printable ASCII bytes without spaces; for example: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token
+
+
+def _networks(raw: str | list) -> tuple:
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    networks = []
+    for part in (str(p).strip() for p in parts):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"must be IP addresses or networks separated by commas, like 127.0.0.1,10.0.0.0/8; got {part!r}") from None
+    return tuple(networks)
 
 
 def _ticket_ttl(raw: str | int) -> int:
@@ -97,6 +119,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "VOWELER_TICKET_TTL", "3600", "seconds a bandit ticket can be redeemed (1 to 2,592,000)", "`3600`",
         "TICKET_TTL", _ticket_ttl,
+    ),
+    Setting(
+        "VOWELER_ADMIN_TOKEN", "",
+        "the operator token that [management requests](#who-may-change-what) must send; at least 32 bytes",
+        "none: management only from this machine", "ADMIN_TOKEN", _admin_token,
+    ),
+    Setting(
+        "VOWELER_TRUSTED_PROXIES", "",
+        "the proxies whose `X-Forwarded-For` is believed: addresses or networks, separated by commas",
+        "none: the connection's address is the client's", "TRUSTED_PROXIES", _networks,
     ),
 )  # fmt: skip
 

@@ -31,6 +31,7 @@ redirects are not followed.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -107,25 +108,31 @@ class HttpError(Exception):
 
 
 class Client:
-    """JSON over HTTP to one server (``http://host:port``, maybe with a path prefix); thread-safe."""
+    """JSON over HTTP to one server (``http://host:port``, maybe with a path prefix); thread-safe.
 
-    def __init__(self, url: str, timeout: float = 30.0):
+    ``token`` is the operator token sent with every request (``Authorization: Bearer``), which
+    management requests need when the server has one; by default ``VOWELER_ADMIN_TOKEN`` from the
+    environment, as the server reads it.
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0, token: str | None = None):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the URL must be http://host:port, got {url!r}")
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.token = os.environ.get("VOWELER_ADMIN_TOKEN") or None if token is None else token
 
     def __repr__(self) -> str:
         return f"Client({self.url!r}, timeout={self.timeout})"
 
-    def call(self, method: str, path: str, body: Any = None) -> Answer:
+    def call(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None) -> Answer:
         """Send one request and say what became of it; never raises for a status or a transport failure.
 
         ``body`` is sent as JSON; ``bytes`` or ``str`` are sent as they are (a malformed body, say);
-        None sends none.
+        None sends none. ``headers`` are sent besides the client's own.
         """
-        headers = {"Connection": "close"}
+        headers = {"Connection": "close", **({"Authorization": f"Bearer {self.token}"} if self.token else {}), **(headers or {})}
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"

@@ -3,6 +3,7 @@
 // worker process answered and which version it saw).
 
 import { h } from "./dom.js";
+import { askToken, forgetToken, needsToken, storedToken } from "./token.js";
 
 export class ApiError extends Error {
   constructor({ method, path, status, code, message, pid = null }) {
@@ -29,9 +30,32 @@ export function onAnswer(listener) {
 /**
  * `await api("POST", "/api/perceptron/train", {letters: "a"})`: the answer's JSON object, or an
  * ApiError (HTTP error, network error, or something that is not the API's JSON).
+ *
+ * A management request the server refuses for want of the operator token (401), or for a wrong
+ * one (403), asks the person for the token once and is sent again with it.
  */
 export async function api(method, path, body, { signal } = {}) {
+  try {
+    return await send(method, path, body, signal, storedToken());
+  } catch (error) {
+    if (!needsToken(error)) throw error;
+    forgetToken(); // missing or wrong
+    const token = await askToken(
+      error.code === "forbidden" ? "The server refused that token. Enter the operator token:" : "This action is for operators: enter the operator token.",
+    );
+    if (!token) throw error;
+    try {
+      return await send(method, path, body, signal, token);
+    } catch (again) {
+      if (needsToken(again)) forgetToken();
+      throw again;
+    }
+  }
+}
+
+async function send(method, path, body, signal, token) {
   const init = { method, cache: "no-store", headers: { Accept: "application/json" }, signal };
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from voweler.api import bandit, errors, health, perceptron, workers
+from voweler.api import access, bandit, errors, health, perceptron, workers
 from voweler.api.errors import ApiError
 
 __all__ = ["ApiError", "init_app"]
@@ -18,5 +18,8 @@ def init_app(app: Flask) -> None:
     # The page itself. Under uWSGI, /static/* is served by uWSGI without reaching Python (this
     # uWSGI build has no internal routing to map "/" as well); under `flask run`, Flask serves both.
     @app.get("/")
+    @access.public
     def index():
         return app.send_static_file("index.html")
+
+    access.init_app(app)  # last: every route is declared by now

@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, request
 
+from voweler.api.access import management, public
 from voweler.api.errors import ApiError
 from voweler.api.inputs import json_object, only_keys, query_int, typed
 from voweler.api.responses import json_response
@@ -19,11 +20,13 @@ ARM_FIELDS = set(experiment.ARM_FIELDS)
 
 
 @bp.get("")
+@public
 def show():
     return json_response(service("bandit").document())
 
 
 @bp.post("/serve")
+@public
 def serve():
     """One visitor: which arm to show, with a ticket for its reward. Counts one impression."""
     json_object(set())
@@ -31,6 +34,7 @@ def serve():
 
 
 @bp.post("/reward")
+@public
 def reward():
     """A visitor's response to what it was served: counts one click if ``clicked``, once per ticket."""
     body = json_object({"ticket", "clicked"}, required={"ticket", "clicked"})
@@ -38,12 +42,14 @@ def reward():
 
 
 @bp.post("/arms")
+@management
 def add_arm():
     arm = _arm(json_object(ARM_FIELDS, required={"name"}))
     return json_response(service("bandit").add_arm(arm["name"], arm["prior_ctr"], arm["prior_impressions"]), status=201)
 
 
 @bp.delete("/arms/<name>")
+@management
 def remove_arm(name: str):
     # uWSGI decodes a malformed escape such as "red%" or "%ZZ" into something: refuse it rather
     # than delete whatever it happened to decode to.
@@ -53,6 +59,7 @@ def remove_arm(name: str):
 
 
 @bp.post("/reset")
+@management
 def reset():
     """Start a new test with these arms: counters from zero, older tickets void."""
     arms = typed(json_object({"arms"}, required={"arms"}), "arms", "array")
@@ -65,6 +72,7 @@ def reset():
 
 
 @bp.get("/events")
+@management
 def events():
     """The event log, oldest first, from ``since`` (an event's ``seq``), at most ``limit`` events."""
     return json_response(service("bandit").events(query_int("since", 0, 0, 2**62), query_int("limit", 1000, 1, MAX_EVENTS)))

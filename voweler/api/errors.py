@@ -21,10 +21,11 @@ from voweler.state import StateTooLarge, StateUnavailable
 class ApiError(Exception):
     """An error answered to the client as JSON; raise it anywhere in a request."""
 
-    def __init__(self, status: int, message: str, code: str | None = None):
+    def __init__(self, status: int, message: str, code: str | None = None, headers: dict | None = None):
         super().__init__(message)
         self.status, self.message = status, message
         self.code = code or _CODES.get(status, "error")
+        self.headers = headers or {}
 
 
 _CODES = {
@@ -61,7 +62,9 @@ REASONS = {
 
 def error_response(error: ApiError):
     body = {"error": error.code, "status": error.status, "message": error.message}
-    return json_response(body, status=error.status)
+    response = json_response(body, status=error.status)
+    response.headers.update(error.headers)
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from voweler.api.access import management, public
 from voweler.api.inputs import json_object, typed
 from voweler.api.responses import json_response
 from voweler.services import service
@@ -12,17 +13,20 @@ bp = Blueprint("perceptron", __name__, url_prefix="/api/perceptron")
 
 
 @bp.get("")
+@public
 def show():
     return json_response(service("perceptron").document())
 
 
 @bp.post("/train")
+@public
 def train():
     """Learn the letters in order, as one transaction; answer the state it produced."""
     return json_response(service("perceptron").train(letters_in_request()))
 
 
 @bp.post("/reset")
+@management
 def reset():
     """Start over with a fresh embedding; settings left out keep their current values."""
     return json_response(service("perceptron").reset(settings_in_request()))

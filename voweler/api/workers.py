@@ -18,6 +18,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from voweler import uwsgi_stats
+from voweler.api.access import public
 from voweler.api.errors import ApiError
 from voweler.api.responses import json_response
 from voweler.services import backend_name
@@ -36,6 +37,7 @@ WORKER_FIELDS = (
 
 
 @bp.get("/workers")
+@public
 def workers():
     address = stats_address()
     return json_response({**summarize(read_stats(address)), "backend": backend_name(), "stats": address})
