@@ -187,6 +187,7 @@ class Deployment(Instance):
         self.log_path = Path(tempfile.mkstemp(prefix="voweler-uwsgi-", suffix=".log")[1])
         self.keep_log = keep_log
         self._own_data_dir = data_dir is None
+        self._ever_ready = False
         self.data_dir = Path(tempfile.mkdtemp(prefix="voweler-data-") if data_dir is None else data_dir).resolve()
         # uwsgi.ini puts the master FIFO in the data directory
         self.fifo = self.data_dir / "master.fifo"
@@ -218,7 +219,10 @@ class Deployment(Instance):
             self.wait_ready(timeout)
         except BaseException:
             self.kill()  # never leave a half-started uWSGI behind
+            if not self._ever_ready:  # a refused first start: its error carries the log; leave nothing
+                self._remove_own_files(log=not self.keep_log)
             raise
+        self._ever_ready = True
         return self
 
     def _check_running(self) -> None:
@@ -262,9 +266,13 @@ class Deployment(Instance):
 
     def __exit__(self, exc_type, *exc_info) -> None:
         self.stop()
+        # after a failure, the log stays for whoever investigates
+        self._remove_own_files(log=exc_type is None and not self.keep_log)
+
+    def _remove_own_files(self, log: bool) -> None:
         if self._own_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-        if exc_type is None and not self.keep_log:  # after a failure, the log stays for whoever investigates
+        if log:
             self.log_path.unlink(missing_ok=True)
 
     # -- looking inside ---------------------------------------------------------------------
