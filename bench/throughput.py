@@ -66,6 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import names as names_bench
 from bench.naive import json_state
 from voweler.models import Perceptron
 from voweler.state.frame import Frame, encode_state
@@ -77,6 +78,10 @@ BENCH = REPO / "bench"
 LETTERS = "aeiou"  # one fixed batch: the update check needs to know how many letters each request adds
 DIMS = [2, 16, 128, 512, 1024, 4096]
 HEALTH, READ, TRAIN = "GET /api/health", "GET /api/perceptron", "POST /api/perceptron/train"
+# names: unseeded (each request draws anew), and the talk's completion on the largest shipped corpus
+GENERATE = "GET /api/names/markov2/pypi/generate?n=10"
+COMPLETE = "GET /api/names/markov3/pypi/complete?q=***base&n=10"  # the same request: a kept completion
+SAMPLE = "GET /api/names/markov3/pypi/complete?q=***base&n=10&mode=sample"  # a new seed each: computed every time
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,9 @@ ENDPOINTS = {
     "GET /api/bandit": Endpoint("GET", "/api/bandit"),
     "POST /api/bandit/serve": Endpoint("POST", "/api/bandit/serve", "{}", ("/api/bandit", "impressions"), capture="ticket"),
     "POST /api/bandit/reward": Endpoint("POST", "/api/bandit/reward", None, ("/api/bandit", "clicks"), tickets=True),
+    GENERATE: Endpoint("GET", "/api/names/markov2/pypi/generate?n=10"),
+    COMPLETE: Endpoint("GET", "/api/names/markov3/pypi/complete?q=***base&n=10"),
+    SAMPLE: Endpoint("GET", "/api/names/markov3/pypi/complete?q=***base&n=10&mode=sample"),
 }
 
 
@@ -614,14 +622,16 @@ def run(args, load) -> dict:
     counts = ["running"] if args.url else sorted(set(args.workers) | ({args.dims_workers} if args.dims else set()))
     for workers in counts:
         with ExitStack() as stack:
-            bases = {}
+            bases, stack_servers = {}, {}
             for target in targets:
                 if args.url:
                     bases[target.name] = args.url.rstrip("/")
                     continue
                 env = {"VOWELER_STATE": args.state} if args.state and target.name == "voweler" else None
                 server = stack.enter_context(Deployment(processes=workers, env=env, ini=target.ini or UWSGI_INI))
-                bases[target.name] = server.url
+                bases[target.name], stack_servers[target.name] = server.url, server
+            if not args.url and "names" not in document:  # once: build times, and memory per worker
+                document["names"] = names_bench.figures(bases["voweler"], stack_servers["voweler"].worker_pids())
             for target in targets:
                 reset_perceptron(bases[target.name], args.dim)
                 if "GET /api/bandit" in target.endpoints:
@@ -700,6 +710,8 @@ def tables(document: dict) -> str:
             shown = ""
         errors = {t: sum(r["errors"] for runs in throughput[t].values() for r in runs.values()) for t in throughput}
         lines += ["", "Failed requests: " + ", ".join(f"{t} {n:,}" for t, n in errors.items()) + "."]
+    if document.get("names"):
+        lines += ["", names_bench.table(document["names"])]
     dims = document.get("dims")
     if dims:
         names = [t for t in document["targets"] if t in dims]

@@ -9,6 +9,7 @@ from flask import Blueprint
 
 from voweler import create_app
 from voweler.api.access import MANAGEMENT, PUBLIC, access_of, check_declared
+from voweler.models.perceptron import Perceptron, export_document
 from voweler_tools.checks import without_pid
 from voweler_tools.client import Client
 from voweler_tools.deployment import Deployment
@@ -19,14 +20,18 @@ VISITOR = {"REMOTE_ADDR": "203.0.113.7"}  # a client on another machine (TEST-NE
 # Each management route, with a request that would change something (or read the event log).
 MANAGEMENT_REQUESTS = [
     ("POST", "/api/perceptron/reset", {"dim": 8}),
+    ("POST", "/api/perceptron/import", export_document(Perceptron(dim=8, seed=5))),
     ("POST", "/api/bandit/reset", {"arms": [{"name": "red"}, {"name": "blue"}]}),
     ("POST", "/api/bandit/arms", {"name": "green"}),
     ("DELETE", "/api/bandit/arms/A", None),
     ("GET", "/api/bandit/events", None),
+    ("POST", "/api/names/corpora", {"name": "planets", "names": ["mercury", "venus"]}),
 ]
 PUBLIC_REQUESTS = [
     ("GET", "/api/health", None), ("GET", "/api/perceptron", None), ("POST", "/api/perceptron/train", {"letters": "ae"}),
     ("GET", "/api/bandit", None), ("POST", "/api/bandit/serve", None), ("GET", "/", None),
+    ("GET", "/api/perceptron/robustness?eps=0.1", None), ("GET", "/api/perceptron/export", None),
+    ("GET", "/api/names/markov3/pypi/complete?q=***base", None), ("POST", "/api/names/elements/learn", {"names": ["neon"]}),
 ]  # fmt: skip
 
 
@@ -41,12 +46,15 @@ def routes(app) -> dict[str, set[str]]:
 def test_every_route_is_public_or_management_and_the_lists_are_these():
     found = routes(create_app({"STATE_URL": "memory://"}))
     assert found[MANAGEMENT] == {
-        "POST /api/perceptron/reset", "POST /api/bandit/reset", "POST /api/bandit/arms",
-        "DELETE /api/bandit/arms/<name>", "GET /api/bandit/events",
+        "POST /api/perceptron/reset", "POST /api/perceptron/import", "POST /api/bandit/reset", "POST /api/bandit/arms",
+        "DELETE /api/bandit/arms/<name>", "GET /api/bandit/events", "POST /api/names/corpora",
     }  # fmt: skip
     assert found[PUBLIC] == {
         "GET /", "GET /static/<path:filename>", "GET /api/health", "GET /api/workers", "GET /api/perceptron",
-        "POST /api/perceptron/train", "GET /api/bandit", "POST /api/bandit/serve", "POST /api/bandit/reward",
+        "POST /api/perceptron/train", "GET /api/perceptron/robustness", "GET /api/perceptron/export", "GET /api/bandit", "POST /api/bandit/serve", "POST /api/bandit/reward",
+        "GET /api/names", "GET /api/names/<model>/<corpus>/generate", "GET /api/names/<model>/<corpus>/complete",
+        "GET /api/names/<model>/<corpus>/score", "GET /api/names/<model>/<corpus>/transitions",
+        "GET /api/names/<corpus>/learned", "POST /api/names/<corpus>/learn",
     }  # fmt: skip
 
 
@@ -63,7 +71,8 @@ def state(client) -> tuple:
     read = {"REMOTE_ADDR": "127.0.0.1"}
     perceptron = without_pid(client.get("/api/perceptron", environ_base=read).get_json())
     bandit = without_pid(client.get("/api/bandit", environ_base=read).get_json())
-    return perceptron, bandit
+    names = without_pid(client.get("/api/names", environ_base=read).get_json())
+    return perceptron, bandit, names
 
 
 def send(client, method, path, body, headers=None, remote=None):

@@ -8,7 +8,9 @@ import pytest
 
 from voweler.services import services
 from voweler_tools.checks import PERCEPTRON_KEYS
-from voweler.models.perceptron import ALPHABET, Perceptron
+from voweler.models.perceptron import ALPHABET, IS_VOWEL, Perceptron, export_document, letter_optimum
+from voweler.models.robustness import flip_distances
+from voweler.services.perceptron import boundaries
 
 TRAIN, RESET, SHOW = "/api/perceptron/train", "/api/perceptron/reset", "/api/perceptron"
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
@@ -219,6 +221,46 @@ BAD_REQUESTS = [
     bad(RESET, [], 400, "must be a JSON object", id="reset-body-array"),
 ]
 
+IMPORT, EXPORT, ROBUSTNESS = "/api/perceptron/import", "/api/perceptron/export", "/api/perceptron/robustness"
+_exported = Perceptron(dim=8, seed=9, learning_rate=0.25)
+_exported.learn_many("vowels")
+EXPORTED = export_document(_exported)  # a good document, other than the state the tests start from
+
+
+def imported(change: dict, fragment: str, id: str, drop: str | None = None):
+    body = {key: value for key, value in {**EXPORTED, **change}.items() if key != drop}
+    return bad(IMPORT, body, 400, fragment, id=f"import-{id}")
+
+
+BAD_REQUESTS += [
+    imported({"format": "other"}, "format must be 'voweler.perceptron'", "format"),
+    imported({"format_version": 2}, "format_version 2 is not supported", "format-version-2"),
+    imported({"format_version": "1"}, "format_version '1' is not supported", "format-version-string"),
+    imported({}, "missing field 'weights'", "missing-weights", drop="weights"),
+    imported({"extra": 1}, "unknown field 'extra'", "unknown-field"),
+    imported({"weights": EXPORTED["weights"][:-1]}, "weights must be a list of 8 finite numbers", "too-few-weights"),
+    imported({"weights": EXPORTED["weights"] + [0.0]}, "weights must be a list of 8 finite numbers", "too-many-weights"),
+    imported({"dim": 9}, "weights must be a list of 9 finite numbers", "dim-disagrees"),
+    imported({"weights": ["x"] * 8}, "weights must be a list of 8 finite numbers", "weights-strings"),
+    imported({"weights": [None] * 8}, "weights must be a list of 8 finite numbers", "weights-null"),
+    imported({"weights": {"0": 1}}, "weights must be a list", "weights-object"),
+    imported({"bias": "0"}, "bias must be a finite number", "bias-string"),
+    imported({"dim": 0}, "dim must be an integer from 1 to 4096", "dim-0"),
+    imported({"seed": -1}, "seed must be an integer", "seed-negative"),
+    imported({"learning_rate": 0}, "learning_rate must be a finite number", "learning-rate-0"),
+    imported({"updates": -1, "mistakes": 0}, "0 <= mistakes <= updates", "updates-negative"),
+    imported({"mistakes": EXPORTED["updates"] + 1}, "0 <= mistakes <= updates", "mistakes-over-updates"),
+    imported({"history": []}, "history must be a list of 1 to 256", "history-empty"),
+    imported({"history": [[0, 2.0]]}, "history must be a list", "history-accuracy-2"),
+    imported({"history": [[0, 0.5, 1]]}, "history must be a list", "history-triple"),
+    imported({"history": [[0, 0.5]] * 257}, "history must be a list of 1 to 256", "history-too-long"),
+    bad(IMPORT, raw=json.dumps(EXPORTED).replace(repr(EXPORTED["weights"][0]), "NaN", 1), fragment="not valid JSON", id="import-NaN"),
+    bad(IMPORT, raw=json.dumps(EXPORTED).replace(f'"bias": {EXPORTED["bias"]!r}', '"bias": 1e999'), fragment="not valid JSON", id="import-overflow"),
+    bad(IMPORT, [EXPORTED], 400, "must be a JSON object", id="import-array"),
+    bad(IMPORT, {}, 400, "missing field 'format'", id="import-empty"),
+    bad(IMPORT, raw=json.dumps({**EXPORTED, "weights": [0.0] * 300_000}), status=413, fragment="larger than 1,048,576", id="import-over-1MiB"),
+]
+
 
 @pytest.mark.parametrize("path, body, raw, content_type, status, fragment", BAD_REQUESTS)
 def test_bad_input_is_refused_and_changes_nothing(client, path, body, raw, content_type, status, fragment):
@@ -270,3 +312,122 @@ def test_a_state_too_large_for_its_store_is_a_413_that_changes_nothing(app, clie
     assert response.get_json()["error"] == "state_too_large"
     after = client.get("/api/perceptron").get_json()
     assert (after["version"], after["dim"], after["weights"]) == (before["version"], before["dim"], before["weights"])
+
+
+# -- the optimum ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim, seed", [(3, 0), (8, 1), (16, 0), (50, 2)])
+def test_the_document_has_the_optimum(client, dim, seed):
+    doc = ok(post(client, RESET, {"dim": dim, "seed": seed}))
+    best = letter_optimum(dim, seed)
+    assert doc["optimum"] == {"accuracy": best.accuracy, "separable": best.separable, "margin": best.margin}
+    assert doc["optimum"]["accuracy"] >= max(doc["lda_accuracy"], doc["accuracy"])
+    assert (doc["optimum"]["margin"] is None) == (not doc["optimum"]["separable"])
+    projection = doc["projections"]["optimum"]
+    predicted = [value > projection["threshold"] for value in projection["values"]]
+    assert sum(p == v for p, v in zip(predicted, IS_VOWEL.tolist())) / 26 == best.accuracy
+
+
+# -- induced error analysis ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_robustness_gives_each_boundary_its_flip_distances(client, norm):
+    ok(post(client, RESET, START))
+    ok(post(client, TRAIN, {"letters": "helloworld"}))
+    body = ok(client.get(f"{ROBUSTNESS}?eps=0.05&norm={norm}"))
+    assert (body["eps"], body["norm"], set(body["boundaries"])) == (0.05, norm, {"perceptron", "lda", "optimum"})
+    model = Perceptron(**START)
+    model.learn_many("helloworld")
+    for name, (w, b) in boundaries(model).items():
+        answer = body["boundaries"][name]
+        assert [row["letter"] for row in answer["letters"]] == list(ALPHABET)
+        distances = flip_distances(model.embedding, w, b, norm)
+        assert [row["flip_distance"] for row in answer["letters"]] == pytest.approx(distances.tolist(), rel=1e-12)
+        correct = (model.embedding @ w + b > 0) == IS_VOWEL
+        assert [row["correct"] for row in answer["letters"]] == correct.tolist()
+        robust = [row["robust"] for row in answer["letters"]]
+        assert robust == [c and d > 0.05 for c, d in zip(correct, distances)]
+        assert answer["robust_accuracy"] == sum(robust) / 26 and answer["accuracy"] == correct.mean()
+
+
+def test_robust_accuracy_falls_as_eps_grows_and_defaults(client):
+    ok(post(client, RESET, {"dim": 16, "seed": 0}))
+    default = ok(client.get(ROBUSTNESS))
+    assert (default["eps"], default["norm"]) == (0, "l2")
+    last = {name: 1.0 for name in ("perceptron", "lda", "optimum")}
+    for eps in (0, 0.01, 0.02, 0.05, 0.1, 1, 100):
+        body = ok(client.get(f"{ROBUSTNESS}?eps={eps}"))
+        for name, answer in body["boundaries"].items():
+            assert answer["robust_accuracy"] <= last[name]
+            last[name] = answer["robust_accuracy"]
+    assert last == {"perceptron": 0.0, "lda": 0.0, "optimum": 0.0}
+
+
+@pytest.mark.parametrize(
+    "query, fragment",
+    [
+        ("eps=-1", "eps must be a number from 0 to 100"),
+        ("eps=100.5", "eps must be a number from 0 to 100"),
+        ("eps=abc", "eps must be a number"),
+        ("eps=", "eps must be a number"),
+        ("eps=nan", "eps must be a finite number"),
+        ("eps=inf", "eps must be a finite number"),
+        ("eps=1e999", "eps must be a finite number"),
+        ("norm=l1", "norm must be one of l2, linf"),
+        ("norm=", "norm must be one of l2, linf"),
+        ("norm=L2", "norm must be one of l2, linf"),
+    ],
+)
+def test_robustness_bad_query(client, query, fragment):
+    before = learned(client)
+    assert_error(client.get(f"{ROBUSTNESS}?{query}"), 400, fragment)
+    assert learned(client) == before
+
+
+# -- export and import ---------------------------------------------------------------------------
+
+
+def test_export_then_import_restores_the_model_as_one_new_version(client):
+    ok(post(client, RESET, START))
+    ok(post(client, TRAIN, {"letters": "the quick brown fox".replace(" ", "")}))
+    saved = ok(client.get(EXPORT))
+    assert saved["format"] == "voweler.perceptron" and saved["format_version"] == 1
+    before = ok(client.get(SHOW))
+    ok(post(client, RESET, {"dim": 32, "seed": 7}))
+    ok(post(client, TRAIN, {"letters": "abc"}))
+    version = ok(client.get(SHOW))["version"]
+
+    after = ok(post(client, IMPORT, saved))  # as exported, with its "version" and "pid"
+
+    assert after["version"] == version + 1
+    drop = {"version", "pid"}
+    assert {k: v for k, v in after.items() if k not in drop} == {k: v for k, v in before.items() if k not in drop}
+    assert ok(client.get(SHOW)) == {**after, "pid": after["pid"]}
+    again = ok(client.get(EXPORT))
+    assert {k: v for k, v in again.items() if k not in drop} == {k: v for k, v in saved.items() if k not in drop}
+
+
+def test_an_export_at_the_largest_dimension_imports(client):
+    ok(post(client, RESET, {"dim": 4096, "seed": 1}))
+    ok(post(client, TRAIN, {"letters": "aeiou"}))
+    raw = client.get(EXPORT).get_data()
+    assert len(raw) > 64 * 1024
+    before = learned(client)
+    ok(post(client, RESET, {"dim": 2}))
+    after = ok(post(client, IMPORT, raw=raw))
+    assert (after["dim"], after["updates"], after["weights"]) == (4096, 5, before[-1])
+
+
+def test_an_optimum_the_solvers_cannot_certify_is_null_not_a_500(client, monkeypatch):
+    import voweler.models.perceptron as perceptron_model
+
+    def failing(dim, seed):
+        raise ArithmeticError("not certified")
+
+    monkeypatch.setattr(perceptron_model, "letter_optimum", failing)
+    doc = ok(post(client, RESET, {"dim": 5, "seed": 77}))
+    assert doc["optimum"] is None and set(doc["projections"]) == {"perceptron", "lda"}
+    body = ok(client.get(ROBUSTNESS))
+    assert set(body["boundaries"]) == {"perceptron", "lda"}

@@ -29,7 +29,7 @@ from voweler.state.sharedarea import SharedAreaStore
 from voweler.state.cells import CellTally
 
 WORKERS = 4
-AREA_FILES = ("perceptron.area", "bandit.area", "bandit-tally.area")
+AREA_FILES = ("perceptron.area", "bandit.area", "bandit-tally.area", "names.area")
 
 
 @pytest.fixture
@@ -53,13 +53,17 @@ def make_history(url: str) -> list[str]:
         list(pool.map(lambda i: post(url, "/api/perceptron/train", {"letters": "aeibcd"[i % 6] * (1 + i % 3)}), range(120)))
         tickets = [answer["ticket"] for answer in pool.map(lambda _: post(url, SERVE, {}), range(60))]
         list(pool.map(lambda t: post(url, REWARD, {"ticket": t, "clicked": True}), tickets[:25]))
+        list(pool.map(lambda i: post(url, "/api/names/elements/learn", {"names": [f"zorbium{i}"]}), range(40)))
     return tickets[25:]
 
 
 def everything(url: str) -> dict:
     """The whole observable state, minus which worker answered."""
     get = lambda path: without_pid(Client(url, timeout=30).get(path))  # noqa: E731
-    return {"perceptron": get("/api/perceptron"), "bandit": get(SHOW), "events": get(EVENTS + "?limit=1000")}
+    return {
+        "perceptron": get("/api/perceptron"), "bandit": get(SHOW), "events": get(EVENTS + "?limit=1000"),
+        "names": get("/api/names/elements/learned"),
+    }  # fmt: skip
 
 
 def assert_tickets_still_good(url: str, unredeemed: list[str]) -> None:
@@ -149,7 +153,7 @@ def test_after_a_machine_crash_the_last_snapshot_is_restored(server):
     (server.data_dir / "boot_id").write_text("a-boot-before-the-crash\n")
     server.start()
     assert everything(server.url) == before
-    assert "restored ['perceptron.area', 'bandit.area', 'bandit-tally.area'] from snapshots" in server.log()
+    assert "restored ['perceptron.area', 'bandit.area', 'bandit-tally.area', 'names.area'] from snapshots" in server.log()
 
 
 def test_in_the_same_boot_the_area_files_win_over_an_older_snapshot():

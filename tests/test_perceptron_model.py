@@ -293,3 +293,58 @@ def test_perceptron_learns_every_letter_in_32_dimensions():
         model.learn_many(ALPHABET)
     assert model.accuracy() == 1.0
     assert all(model.predict_one(c) == (c in VOWELS) for c in ALPHABET)
+
+
+# -- export and import -------------------------------------------------------------------------
+
+
+def _exported():
+    from voweler.models.perceptron import export_document
+
+    model = Perceptron(dim=6, seed=2)
+    model.learn_many("abcdefghij")
+    return model, export_document(model)
+
+
+def test_export_import_round_trip_is_bit_identical():
+    from voweler.models.perceptron import import_document
+
+    model, document = _exported()
+    copy = import_document(document)
+    assert copy.to_state().keys() == model.to_state().keys()
+    for key, value in model.to_state().items():
+        assert np.array_equal(copy.to_state()[key], value), key
+    assert copy.accuracy() == model.accuracy()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"weights": [float("nan")] * 6}, "finite numbers"),
+        ({"weights": [float("inf")] * 6}, "finite numbers"),
+        ({"weights": [True] * 6}, "finite numbers"),
+        ({"bias": float("nan")}, "bias must be a finite number"),
+        ({"bias": True}, "bias must be a finite number"),
+        ({"updates": 1.0}, "integers"),
+        ({"dim": True}, "dim must be an integer"),
+        ({"history": [[0, float("nan")]]}, "history"),
+        ({"history": "[]"}, "history"),
+    ],
+)
+def test_import_refuses_inconsistent_documents(change, message):
+    from voweler.models.perceptron import import_document
+
+    _model, document = _exported()
+    with pytest.raises(ValueError, match=message):
+        import_document({**document, **change})
+
+
+def test_replace_with_becomes_the_other_model():
+    from voweler.models.perceptron import import_document
+
+    model, document = _exported()
+    target = Perceptron(dim=40, seed=9)
+    target.replace_with(import_document(document))
+    assert (target.dim, target.seed, target.updates) == (6, 2, 10)
+    assert target.weights.tobytes() == model.weights.tobytes()
+    assert target.embedding is model.embedding  # the per-process letter space, not a copy

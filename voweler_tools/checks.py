@@ -42,7 +42,7 @@ from voweler_tools.client import Client
 PERCEPTRON_KEYS = {
     "version": int, "dim": int, "seed": int, "learning_rate": (int, float), "updates": int, "mistakes": int,
     "accuracy": (int, float), "lda_accuracy": (int, float), "bias": (int, float), "weights": list, "letters": list,
-    "projections": dict, "history": list, "pid": int,
+    "projections": dict, "history": list, "optimum": (dict, type(None)), "pid": int,
 }  # fmt: skip
 BANDIT_KEYS = {
     "version": int, "test": int, "impressions": int, "clicks": int, "recent_serves": int, "ticket_ttl": int,

@@ -1,6 +1,7 @@
-// The perceptron panel: letter tiles, training, reset, accuracy against LDA, and its charts.
+// The perceptron panel: letter tiles, training, reset, accuracy against LDA and the optimum, its
+// charts, induced error analysis (the ε slider), play / pause / step, export and import.
 
-import { Alerts } from "./api.js";
+import { Alerts, api } from "./api.js";
 import { $, $$, count, fmt, h, pct, signed, wholeNumber } from "./dom.js";
 import { ChartSlot, axisBottom, axisLeft, linear, padded, pathOf, s, svgRoot, ticks } from "./svg.js";
 
@@ -8,6 +9,8 @@ const ALPHABET = "abcdefghijklmnopqrstuvwxyz";
 const VOWELS = "aeiouy";
 const CONSONANTS = [...ALPHABET].filter((letter) => !VOWELS.includes(letter)).join("");
 const MAX_LETTERS = 4096;
+const BOUNDARIES = { perceptron: "perceptron", lda: "LDA", optimum: "optimum" };
+const NORMS = { l2: "L2", linf: "L∞" };
 
 /** `n` letters drawn uniformly at random, as one string. */
 export const randomLetters = (n) => Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * ALPHABET.length)]).join("");
@@ -91,9 +94,11 @@ export function setupPerceptron(live) {
       const doc = await live.request("POST", "/api/perceptron/train", { letters });
       alerts.resolve("train");
       lesson.textContent = describeLesson(before, doc, letters);
+      return true;
     } catch (error) {
       const what = letters.length === 1 ? `Training “${letters}”` : `Training ${letters.length} letters`;
       alerts.show(what, error, { kind: "train", from });
+      return false;
     }
   }
 
@@ -102,6 +107,8 @@ export function setupPerceptron(live) {
     accuracy: new ChartSlot($("#chart-accuracy"), drawAccuracy),
     perceptron: new ChartSlot($("#chart-proj-perceptron"), drawStrip),
     lda: new ChartSlot($("#chart-proj-lda"), drawStrip),
+    optimum: new ChartSlot($("#chart-proj-optimum"), drawStrip),
+    robust: new ChartSlot($("#chart-robust"), drawRobust),
     margins: new ChartSlot($("#chart-margins"), drawMargins),
     weights: new ChartSlot($("#chart-weights"), drawWeights),
   };
@@ -113,7 +120,7 @@ export function setupPerceptron(live) {
       if (!input.dataset.dirty && document.activeElement !== input) input.value = doc[key];
     }
     const truth = doc.letters.map((row) => row.vowel);
-    charts.accuracy.update({ history: doc.history, lda: doc.lda_accuracy });
+    charts.accuracy.update({ history: doc.history, lda: doc.lda_accuracy, optimum: doc.optimum?.accuracy ?? null });
     charts.perceptron.update({
       values: doc.projections.perceptron.values, threshold: doc.projections.perceptron.threshold, truth,
       name: "perceptron", axis: "position along w / ‖w‖",
@@ -122,9 +129,186 @@ export function setupPerceptron(live) {
       values: doc.projections.lda.values, threshold: doc.projections.lda.threshold, truth,
       name: "LDA", axis: "position along the LDA direction",
     });
+    if (doc.projections.optimum) {
+      charts.optimum.update({
+        values: doc.projections.optimum.values, threshold: doc.projections.optimum.threshold, truth,
+        name: "optimum", axis: "position along the optimal direction",
+      });
+    }
+    robustness.refresh();
     charts.margins.update(doc.letters);
     charts.weights.update({ weights: doc.weights, bias: doc.bias });
   });
+
+  // Induced error analysis: the server's flip distances at (version, ε, norm), one request at a time.
+  const epsInput = $("#p-eps");
+  const normInput = $("#p-norm");
+  const robustness = {
+    shown: "", // the (version, eps, norm) drawn
+    busy: false,
+    answer: null,
+    async refresh() {
+      if (!live.doc || this.busy) return;
+      const eps = Number(epsInput.value);
+      const norm = normInput.value;
+      const key = `${live.doc.version} ${eps} ${norm}`;
+      if (key === this.shown) return;
+      this.busy = true;
+      try {
+        const answer = await api("GET", `/api/perceptron/robustness?eps=${eps}&norm=${norm}`);
+        this.shown = `${answer.version} ${answer.eps} ${answer.norm}`;
+        this.answer = answer;
+        alerts.resolve("robustness");
+        renderRobustness(answer, tiles);
+        charts.robust.update(answer);
+      } catch (error) {
+        this.shown = key; // shown as an error; the next change asks again
+        alerts.show("Reading the induced error analysis", error, { kind: "robustness" });
+      } finally {
+        this.busy = false;
+      }
+      if (`${live.doc.version} ${Number(epsInput.value)} ${normInput.value}` !== this.shown) this.refresh();
+    },
+  };
+  const changed = () => {
+    $("#p-eps-value").textContent = fmt(Number(epsInput.value), 3);
+    robustness.refresh();
+    view.notify();
+  };
+  epsInput.addEventListener("input", changed);
+  normInput.addEventListener("change", changed);
+
+  // Play / pause / step: each step is one real train request with one random letter.
+  const play = $("#p-play");
+  const pause = $("#p-pause");
+  const speed = $("#p-speed");
+  const player = {
+    timer: 0,
+    running: false,
+    start() {
+      this.running = true;
+      play.disabled = true;
+      pause.disabled = false;
+      this.tick();
+    },
+    stop() {
+      this.running = false;
+      clearTimeout(this.timer);
+      play.disabled = false;
+      pause.disabled = true;
+    },
+    async tick() {
+      if (!this.running) return;
+      const started = performance.now();
+      const ok = await train(randomLetters(1), play);
+      if (!ok) return this.stop(); // an error is shown; playing on would repeat it
+      const wait = Math.max(0, 1000 / Number(speed.value) - (performance.now() - started));
+      if (this.running) this.timer = setTimeout(() => this.tick(), wait);
+    },
+  };
+  play.addEventListener("click", () => player.start());
+  pause.addEventListener("click", () => player.stop());
+  $("#p-step").addEventListener("click", (event) => train(randomLetters(1), event.target));
+  speed.addEventListener("change", () => view.notify());
+
+  // Export and import.
+  $("#p-export").addEventListener("click", async (event) => {
+    try {
+      const saved = await api("GET", "/api/perceptron/export");
+      const blob = new Blob([JSON.stringify(saved, null, 1)], { type: "application/json" });
+      const link = h("a", { href: URL.createObjectURL(blob), download: `voweler-perceptron-dim${saved.dim}-seed${saved.seed}-v${saved.version}.json` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      alerts.resolve("export");
+      lesson.textContent = `Exported version ${count(saved.version)}: dimension ${saved.dim}, ${count(saved.updates)} letters learned.`;
+    } catch (error) {
+      alerts.show("Exporting the model", error, { kind: "export", from: event.target });
+    }
+  });
+  const file = $("#p-import-file");
+  $("#p-import").addEventListener("click", () => file.click());
+  file.addEventListener("change", async () => {
+    const chosen = file.files[0];
+    file.value = "";
+    if (chosen) await importText(await chosen.text(), chosen.name);
+  });
+
+  /** Import an exported document given as text; `name` says where it came from. */
+  async function importText(text, name) {
+    const from = $("#p-import");
+    let document;
+    try {
+      document = JSON.parse(text);
+    } catch (error) {
+      alerts.show(`Importing ${name}`, new Error(`the file is not JSON (${error.message})`), { kind: "import", from });
+      return false;
+    }
+    try {
+      const doc = await live.request("POST", "/api/perceptron/import", document);
+      alerts.resolve("import");
+      lesson.textContent = `Imported ${name}: dimension ${doc.dim}, seed ${doc.seed}, ${count(doc.updates)} letters learned (version ${count(doc.version)}).`;
+      return true;
+    } catch (error) {
+      alerts.show(`Importing ${name}`, error, { kind: "import", from });
+      return false;
+    }
+  }
+
+  // The view the address keeps (playground.js): what is not the shared model's own state.
+  const listeners = new Set();
+  const view = {
+    get() {
+      return { eps: epsInput.value, norm: normInput.value };
+    },
+    set({ eps, norm, dim, seed, learning_rate: rate }) {
+      if (eps !== undefined && Number.isFinite(Number(eps))) epsInput.value = eps;
+      if (norm in NORMS) normInput.value = norm;
+      $("#p-eps-value").textContent = fmt(Number(epsInput.value), 3);
+      for (const [key, value] of Object.entries({ dim, seed, learning_rate: rate })) {
+        if (value === undefined) continue;
+        fields[key].value = value;
+        fields[key].dataset.dirty = "1"; // the link's settings stay in the form until reset
+      }
+      robustness.refresh();
+    },
+    settings() {
+      return Object.fromEntries(Object.entries(fields).map(([key, input]) => [key, input.value]));
+    },
+    onChange(listener) {
+      listeners.add(listener);
+    },
+    notify() {
+      for (const listener of listeners) listener();
+    },
+  };
+  for (const input of Object.values(fields)) input.addEventListener("input", () => view.notify());
+  live.subscribe(() => view.notify());
+  return { view, player, importText, robustness };
+}
+
+/** [key, name] of the boundaries an analysis has (the optimum is absent if the server could not certify it). */
+const shownBoundaries = (answer) => Object.entries(BOUNDARIES).filter(([key]) => key in answer.boundaries);
+
+function renderRobustness(answer, tiles) {
+  const letters = answer.boundaries.perceptron.letters;
+  for (const row of letters) {
+    const tile = tiles.get(row.letter);
+    const fuzzable = row.correct && !row.robust;
+    tile.classList.toggle("fuzzable", fuzzable);
+    tile.dataset.fuzzable = String(fuzzable);
+    tile.dataset.flipDistance = row.flip_distance ?? "";
+  }
+  const norm = NORMS[answer.norm];
+  const parts = shownBoundaries(answer).map(([key, name]) => {
+    const robust = answer.boundaries[key].letters.filter((row) => row.robust).length;
+    return `${name} ${robust} of 26 (${pct(answer.boundaries[key].robust_accuracy)})`;
+  });
+  const ringed = letters.filter((row) => row.correct && !row.robust).map((row) => row.letter);
+  $("#p-robust").textContent =
+    `Right whatever change of size up to ε = ${fmt(answer.eps, 3)} (${norm}): ${parts.join(", ")}.` +
+    (ringed.length ? ` Ringed: ${ringed.join(" ")}.` : "");
 }
 
 function flash(tile) {
@@ -165,6 +349,19 @@ function renderSummary(doc) {
   $("#p-updates").textContent = count(doc.updates);
   $("#p-mistakes").textContent = count(doc.mistakes);
   $("#p-config").textContent = `dimension ${doc.dim} · seed ${doc.seed} · learning rate ${fmt(doc.learning_rate, 6)}`;
+  const best = doc.optimum;
+  if (!best) {
+    // the server could not certify it (its log says why): say so rather than show a guess
+    $("#p-optimum").textContent = "–";
+    $("#p-optimum-bar").style.width = "0";
+    $("#p-optimum-note").textContent = "could not be computed for this model";
+    return;
+  }
+  $("#p-optimum").textContent = `${pct(best.accuracy)} (${Math.round(best.accuracy * 26)} of 26)`;
+  $("#p-optimum-bar").style.width = pct(best.accuracy, 2);
+  $("#p-optimum-note").textContent = best.separable
+    ? `separable: the widest boundary clears every letter by ${fmt(best.margin, 3)}`
+    : "not separable: no straight boundary gets more letters right";
 }
 
 function renderTiles(doc, tiles) {
@@ -191,7 +388,7 @@ function renderTiles(doc, tiles) {
 
 // --- charts ---------------------------------------------------------------------------------
 
-function drawAccuracy({ history, lda }, width) {
+function drawAccuracy({ history, lda, optimum }, width) {
   const height = 190;
   const m = { left: 44, right: 46, top: 24, bottom: 42 };
   const xs = history.map(([updates]) => updates);
@@ -199,7 +396,7 @@ function drawAccuracy({ history, lda }, width) {
   const x = linear([x0, x1], [m.left, width - m.right]);
   const y = linear([0, 1], [height - m.bottom, m.top]);
   const last = history.at(-1);
-  const label = `Accuracy over updates: ${pct(last?.[1])} after ${count(last?.[0])} letters; LDA reaches ${pct(lda)}.`;
+  const label = `Accuracy over updates: ${pct(last?.[1])} after ${count(last?.[0])} letters; LDA reaches ${pct(lda)}, the optimum ${pct(optimum)}.`;
   const svg = svgRoot(width, height, label);
   svg.dataset.points = history.length;
   svg.append(
@@ -211,6 +408,11 @@ function drawAccuracy({ history, lda }, width) {
   const ly = y(lda);
   svg.append(s("line", { x1: m.left, x2: width - m.right, y1: ly, y2: ly, class: "ref lda" }));
   svg.append(s("text", { x: m.left + 6, y: lda > 0.85 ? ly + 14 : ly - 5, class: "ref-label" }, `LDA ${pct(lda)}`));
+  if (optimum !== null) {
+    const oy = y(optimum);
+    svg.append(s("line", { x1: m.left, x2: width - m.right, y1: oy, y2: oy, class: "ref optimum" }));
+    svg.append(s("text", { x: width - m.right - 6, y: optimum > 0.85 ? oy + 14 : oy - 5, "text-anchor": "end", class: "ref-label" }, `optimum ${pct(optimum)}`));
+  }
   const points = history.map(([u, a]) => [x(u), y(a)]);
   svg.append(s("path", { d: pathOf(points), class: "series acc" }));
   if (history.length <= 80) for (const [px, py] of points) svg.append(s("circle", { cx: px, cy: py, r: 2.5, class: "dot acc" }));
@@ -274,6 +476,40 @@ function drawStrip({ values, threshold, truth, name, axis }, width) {
     g.append(s("title", {}, `${ALPHABET[i]} (${vowel ? "vowel" : "consonant"}): ${fmt(value, 3)}${wrong ? ", on the wrong side" : ""}`));
     svg.append(g);
   }
+  return svg;
+}
+
+/** Robust accuracy against ε for the three boundaries, from each letter's flip distance. */
+function drawRobust(answer, width) {
+  const height = 190;
+  const m = { left: 44, right: 12, top: 16, bottom: 42 };
+  const distances = Object.values(answer.boundaries).flatMap((b) => b.letters.filter((row) => row.correct).map((row) => row.flip_distance ?? 0));
+  const top = Math.max(answer.eps, ...distances, 1e-6) * 1.08;
+  const x = linear([0, top], [m.left, width - m.right]);
+  const y = linear([0, 1], [height - m.bottom, m.top]);
+  const summary = shownBoundaries(answer).map(([key, name]) => `${name} ${pct(answer.boundaries[key].robust_accuracy)}`).join(", ");
+  const svg = svgRoot(width, height, `Robust accuracy against ε (${NORMS[answer.norm]}); at ε = ${fmt(answer.eps, 3)}: ${summary}.`);
+  svg.append(
+    axisLeft(y, [0, 0.25, 0.5, 0.75, 1], { x: m.left, gridTo: width - m.right, format: (v) => pct(v), label: "robust accuracy" }),
+    axisBottom(x, ticks(0, top, Math.max(2, Math.floor(width / 90))), { y: height - m.bottom, label: `ε, the size of the change (${NORMS[answer.norm]})` }),
+  );
+  for (const [key] of shownBoundaries(answer)) {
+    // a step down at each correct letter's flip distance
+    const flips = answer.boundaries[key].letters.filter((row) => row.correct).map((row) => row.flip_distance ?? Infinity).sort((a, b) => a - b);
+    let right = flips.length;
+    const points = [[x(0), y(right / 26)]];
+    for (const d of flips) {
+      if (d > top) break;
+      points.push([x(d), y(right / 26)]);
+      right -= 1;
+      points.push([x(d), y(right / 26)]);
+    }
+    points.push([x(top), y(right / 26)]);
+    svg.append(s("path", { d: pathOf(points), class: `series robust ${key}` }));
+  }
+  const ex = x(answer.eps);
+  svg.append(s("line", { x1: ex, x2: ex, y1: m.top, y2: height - m.bottom, class: "eps" }));
+  svg.append(s("text", { x: Math.min(ex + 4, width - m.right - 40), y: m.top + 10, class: "value-label" }, `ε = ${fmt(answer.eps, 3)}`));
   return svg;
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from voweler.api import access, bandit, errors, health, perceptron, workers
+from voweler.api import access, bandit, errors, health, names, perceptron, workers
 from voweler.api.errors import ApiError
 
 __all__ = ["ApiError", "init_app"]
@@ -12,7 +12,7 @@ __all__ = ["ApiError", "init_app"]
 
 def init_app(app: Flask) -> None:
     errors.init_app(app)
-    for module in (health, perceptron, bandit, workers):
+    for module in (health, perceptron, bandit, names, workers):
         app.register_blueprint(module.bp)
 
     # The page itself. Under uWSGI, /static/* is served by uWSGI without reaching Python (this

@@ -57,6 +57,8 @@ REASONS = {
     "arm_removed": (410, "arm_removed"),
     "busy": (503, "unavailable"),
     "beyond_log": (400, "bad_request"),
+    "unknown_model": (404, "unknown_model"),
+    "unknown_corpus": (404, "unknown_corpus"),
 }
 
 

@@ -14,12 +14,13 @@ from flask import Flask, current_app
 
 from voweler.services.bandit import BanditService
 from voweler.services.base import Rejected
+from voweler.services.names import NamesService
 from voweler.services.perceptron import PerceptronService
 from voweler.state import open_backend
 
-__all__ = ["SERVICES", "BanditService", "PerceptronService", "Rejected", "backend_name", "init_app", "service", "services"]
+__all__ = ["SERVICES", "BanditService", "NamesService", "PerceptronService", "Rejected", "backend_name", "init_app", "service", "services"]
 
-SERVICES = {"perceptron": PerceptronService, "bandit": BanditService}
+SERVICES = {"perceptron": PerceptronService, "bandit": BanditService, "names": NamesService}
 
 
 def init_app(app: Flask) -> None:

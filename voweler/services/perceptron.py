@@ -6,11 +6,28 @@ document once per state version: a read that finds nothing new costs a header pe
 
 from __future__ import annotations
 
-from voweler.models.perceptron import ALPHABET, DEFAULTS, IS_VOWEL, Perceptron, check_config, letter_indices
+import logging
+import math
+
+import numpy as np
+
+from voweler.models.perceptron import (
+    ALPHABET,
+    DEFAULTS,
+    IS_VOWEL,
+    Perceptron,
+    check_config,
+    export_document,
+    import_document,
+    letter_indices,
+)
+from voweler.models.robustness import check_norm, flip_distances, robust_correct
 from voweler.services.base import Cache, Rejected, encode, refusing_bad_input
 from voweler.state import Backend, Snapshot, Store, area_of
 
 MAX_LETTERS = 4096  # per request: one transaction holds the lock for all of them
+MAX_EPS = 100.0  # robustness: letters are about 1 long, so beyond this every answer is the same
+BOUNDARIES = ("perceptron", "lda", "optimum")
 
 
 class PerceptronService:
@@ -49,6 +66,27 @@ class PerceptronService:
         snapshot, _ = self.store.transact(lambda model: model.reset(**settings))
         return self._render(snapshot)
 
+    def robustness(self, eps: float, norm: str) -> bytes:
+        """Induced error analysis of the three boundaries at ``eps`` in ``norm`` (l2 or linf)."""
+        with refusing_bad_input():
+            check_norm(norm)
+            check_eps(eps)
+        snapshot = self.store.read()
+        distances = self._cache.get(f"flip-{norm}", snapshot.key, lambda: flips(snapshot.model, norm))
+        return encode(render_robustness(snapshot.version, eps, norm, distances))
+
+    def export(self) -> bytes:
+        """The model's learned state, as a document :meth:`load` accepts."""
+        snapshot = self.store.read()
+        return self._cache.get("export", snapshot.key, lambda: encode({"version": snapshot.version, **export_document(snapshot.model)}))
+
+    def load(self, document: dict) -> bytes:
+        """Replace the model by an exported one, as one new version; the state it produced."""
+        with refusing_bad_input():  # the whole document, before the state is touched
+            imported = import_document({key: value for key, value in document.items() if key != "version"})
+        snapshot, _ = self.store.transact(lambda model: model.replace_with(imported))
+        return self._render(snapshot)
+
     def _render(self, snapshot: Snapshot[Perceptron]) -> bytes:
         return self._cache.get("document", snapshot.key, lambda: encode(render(snapshot.version, snapshot.model)))
 
@@ -59,9 +97,65 @@ def check_length(letters: str) -> None:
         raise Rejected("bad_request", f"letters must be at most {MAX_LETTERS} characters; got {len(letters)}")
 
 
+def check_eps(eps: float) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps <= MAX_EPS:  # NaN fails too
+        raise ValueError(f"eps must be a number from 0 to {MAX_EPS:g}; got {eps!r}")
+
+
+def boundaries(model: Perceptron) -> dict[str, tuple[np.ndarray, float]]:
+    """The three straight boundaries as ``(w, b)``: a letter is predicted a vowel where ``x.w + b > 0``.
+
+    The optimum is left out in the (so far unseen) case where its solvers could not certify it.
+    """
+    lda, best = model.lda, optimum_of(model)
+    found = {"perceptron": (model.weights, model.bias), "lda": (lda.direction, -lda.threshold)}
+    if best is not None:
+        found["optimum"] = (best.weights, best.bias)
+    return found
+
+
+def optimum_of(model: Perceptron):
+    """The model's optimum, or None if the solvers failed: then the document says ``null``, not a 500."""
+    try:
+        return model.optimum
+    except ArithmeticError:
+        logging.getLogger(__name__).exception("no certified optimum for dim %d, seed %d", model.dim, model.seed)
+        return None
+
+
+def flips(model: Perceptron, norm: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each boundary: which letters it gets right, and each letter's flip distance in ``norm``."""
+    return {
+        name: ((model.embedding @ w + b > 0) == IS_VOWEL, flip_distances(model.embedding, w, b, norm))
+        for name, (w, b) in boundaries(model).items()
+    }
+
+
+def render_robustness(version: int, eps: float, norm: str, distances: dict) -> dict:
+    return {
+        "version": version,
+        "eps": eps,
+        "norm": norm,
+        "boundaries": {
+            name: {
+                "accuracy": float(correct.mean()),
+                "robust_accuracy": float(robust_correct(correct, flip, eps).mean()),
+                "letters": [
+                    {"letter": letter, "correct": right, "flip_distance": None if math.isinf(d) else d, "robust": robust}
+                    for letter, right, d, robust in zip(
+                        ALPHABET, correct.tolist(), flip.tolist(), robust_correct(correct, flip, eps).tolist()
+                    )
+                ],
+            }
+            for name, (correct, flip) in distances.items()
+        },
+    }
+
+
 def render(version: int, model: Perceptron) -> dict:
     """Everything the page needs about the perceptron, as values orjson can encode."""
     view = model.letter_view()
+    best = optimum_of(model)
     return {
         "version": version,
         "dim": model.dim,
@@ -71,6 +165,7 @@ def render(version: int, model: Perceptron) -> dict:
         "mistakes": model.mistakes,
         "accuracy": view.accuracy,
         "lda_accuracy": model.lda.accuracy,
+        "optimum": None if best is None else {"accuracy": best.accuracy, "separable": best.separable, "margin": best.margin},
         "bias": model.bias,
         "weights": model.weights,
         "letters": [
@@ -80,6 +175,7 @@ def render(version: int, model: Perceptron) -> dict:
         "projections": {
             "perceptron": {"values": view.projection, "threshold": view.threshold},
             "lda": {"values": model.lda_projection, "threshold": model.lda.threshold},
+            **({} if best is None else {"optimum": {"values": model.embedding @ best.direction, "threshold": best.threshold}}),
         },
         "history": model.history,
     }

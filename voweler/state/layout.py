@@ -77,6 +77,10 @@ AREAS: tuple[Area, ...] = _numbered(
     Area("perceptron", Kind.STORE, 24 * PAGE),
     Area("bandit", Kind.STORE, 16 * PAGE),
     Area("bandit", Kind.TALLY, 257 * PAGE),
+    # The names taught to each corpus and the corpora users created, as plain strings (the
+    # shipped names and the chains are rebuilt by each process): a 256 KiB slot holds about
+    # 20,000 taught names.
+    Area("names", Kind.STORE, 128 * PAGE),
 )
 
 
