@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from voweler.services import services
@@ -420,14 +421,28 @@ def test_an_export_at_the_largest_dimension_imports(client):
     assert (after["dim"], after["updates"], after["weights"]) == (4096, 5, before[-1])
 
 
-def test_an_optimum_the_solvers_cannot_certify_is_null_not_a_500(client, monkeypatch):
+@pytest.mark.parametrize("failure", [ArithmeticError("not certified"), np.linalg.LinAlgError("SVD did not converge")])
+def test_an_optimum_the_solvers_cannot_certify_is_null_not_a_500(client, monkeypatch, failure):
     import voweler.models.perceptron as perceptron_model
+    import voweler.services.perceptron as perceptron_service
+
+    tries = []
 
     def failing(dim, seed):
-        raise ArithmeticError("not certified")
+        tries.append((dim, seed))
+        raise failure
 
     monkeypatch.setattr(perceptron_model, "letter_optimum", failing)
+    monkeypatch.setattr(perceptron_service, "_UNCERTIFIED", set())
     doc = ok(post(client, RESET, {"dim": 5, "seed": 77}))
     assert doc["optimum"] is None and set(doc["projections"]) == {"perceptron", "lda"}
     body = ok(client.get(ROBUSTNESS))
     assert set(body["boundaries"]) == {"perceptron", "lda"}
+    ok(post(client, TRAIN, {"letters": "aeiou"}))  # a new version: the failure is not paid again
+    assert tries == [(5, 77)]
+
+
+def test_a_query_integer_of_thousands_of_digits_is_a_400_not_a_500(client):
+    huge = "9" * 5000  # beyond what Python converts to int without being asked to
+    for path in (f"/api/bandit/events?since={huge}", f"/api/names/markov2/elements/generate?n={huge}"):
+        assert_error(client.get(path), 400, "must be an integer")

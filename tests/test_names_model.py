@@ -163,3 +163,25 @@ def test_generation_draws_names_with_their_model_probabilities(order):
     observed = np.array([draws.count(name) for name in names], dtype=float)
     expected = np.array([exact[name] for name in names]) * len(draws)
     assert stats.chisquare(observed, expected).pvalue > 0.001
+
+
+def test_a_pattern_too_open_for_the_chain_is_refused_before_its_memory_is_taken():
+    from voweler.models.markov import MAX_LATTICE_CELLS, MarkovChain
+    from voweler.models.names import shipped_names
+
+    chain = MarkovChain(list(shipped_names("pypi")), order=3)
+    with pytest.raises(ValueError, match="too many names open for an order-3 chain"):
+        chain.complete("*" * 8)
+    assert chain.complete("*" * 32).total == 0.0  # no name that long: answered without a lattice
+    assert chain.complete("***base").completions  # the talk's pattern fits well within the budget
+    assert MAX_LATTICE_CELLS * 16 <= 100 * 2**20  # about 64 MB at most per request
+
+
+def test_generation_keeps_one_row_per_context_it_meets_not_per_code():
+    from voweler.models.markov import MarkovChain
+    from voweler.models.names import shipped_names
+
+    chain = MarkovChain(list(shipped_names("pypi")), order=3)
+    for seed in range(200):
+        chain.generate(100, seed=seed)
+    assert len(chain._rows) <= len(chain._contexts) + 1  # unseen contexts share the uniform row

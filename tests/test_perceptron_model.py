@@ -348,3 +348,21 @@ def test_replace_with_becomes_the_other_model():
     assert (target.dim, target.seed, target.updates) == (6, 2, 10)
     assert target.weights.tobytes() == model.weights.tobytes()
     assert target.embedding is model.embedding  # the per-process letter space, not a copy
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"weights": [1e308] * 4}, "at most 1e\\+12 in size"),  # finite, but every score would overflow
+        ({"bias": -1e300}, "at most 1e\\+12 in size"),
+        ({"history": [[-5, 0.5], [1, 0.5]]}, "history's updates must be whole numbers"),
+        ({"history": [[3, 0.5], [1, 0.5]]}, "never decreasing"),
+        ({"history": [[0, 0.5], [1e300, 0.5]]}, "at most updates"),
+    ],
+)
+def test_an_import_that_would_break_the_model_is_refused(change, fragment):
+    from voweler.models.perceptron import export_document, import_document
+
+    document = export_document(Perceptron(dim=4, seed=1))
+    with pytest.raises(ValueError, match=fragment):
+        import_document({**document, **change})

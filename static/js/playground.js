@@ -9,7 +9,7 @@
 
 import { $ } from "./dom.js";
 
-const PANELS = ["perceptron", "bandit", "workers"];
+const PANELS = ["perceptron", "bandit", "names", "workers"];
 
 export function setupPlayground({ perceptron, live, simulator }) {
   const note = $("#p-link-note");

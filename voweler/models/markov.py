@@ -52,6 +52,7 @@ import scipy.sparse as sp
 # The characters a name may use: lowercase ASCII letters, digits, "_" and "-".
 CHARSET = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 MAX_LENGTH = 32  # of a name and of a pattern
+MAX_LATTICE_CELLS = 4_000_000  # (context, letter) pairs one completion may visit: about 64 MB, a few tenths of a second
 ORDERS = (1, 2, 3)
 DEFAULT_ALPHA = 0.1
 WILDCARD = "*"
@@ -176,7 +177,8 @@ class MarkovChain:
         seen = (self.counts.toarray() + self.alpha) / (self._totals + self.alpha * self.size)[:, None]
         self._dense = np.vstack([seen, np.full((1, self.size), 1.0 / self.size)])
         self._cumulative = np.cumsum(self._dense, axis=1)
-        self._rows: dict[int, list[float]] = {}  # context -> its row of _cumulative as a list, as generation needs them
+        self._row_list = self._row_of.tolist()  # plain ints: a numpy lookup per letter costs more than the letter
+        self._rows: dict[int, list[float]] = {}  # a row of _cumulative as a list, as generation needs them
 
     # -- probabilities ------------------------------------------------------------------------
 
@@ -279,15 +281,16 @@ class MarkovChain:
         # A few names of a dozen letters: a loop over letters with bisect on the cumulated rows
         # beats numpy's per-call overhead here, about 4 to 1. The uniforms come from ``rng``.
         uniforms = rng.random((len(lengths), int(lengths.max()))).tolist()
-        rows, alphabet, last = self._rows, self.alphabet, self.size - 1
+        rows, row_of, alphabet, last = self._rows, self._row_list, self.alphabet, self.size - 1
         base, modulus = self._base, self._modulus
         names = []
         for draws, length in zip(uniforms, lengths.tolist()):
             context, letters = 0, []
             for u in draws[:length]:
-                cumulative = rows.get(context)
-                if cumulative is None:
-                    cumulative = rows[context] = self._cumulative[self._row_of[context]].tolist()
+                row = row_of[context]
+                cumulative = rows.get(row)
+                if cumulative is None:  # at most one per seen context, and one for every unseen one
+                    cumulative = rows[row] = self._cumulative[row].tolist()
                 letter = min(bisect.bisect_right(cumulative, u * cumulative[-1]), last)
                 letters.append(alphabet[letter])
                 context = (context * base + letter + 1) % modulus
@@ -303,8 +306,14 @@ class MarkovChain:
         allowed = [every if letter < 0 else np.array([letter]) for letter in fixed]
         # The lattice: the reachable contexts before each position, and each step's
         # probabilities and successors (as indices into the next position's contexts).
-        states, steps = [np.zeros(1, dtype=np.int64)], []
+        states, steps, cells = [np.zeros(1, dtype=np.int64)], [], 0
         for choices in allowed:
+            cells += len(states[-1]) * len(choices)
+            if cells > MAX_LATTICE_CELLS:  # 16 bytes a cell: refuse before the memory is taken
+                raise ValueError(
+                    f"the pattern leaves too many names open for an order-{self.order} chain (its lattice would pass "
+                    f"{MAX_LATTICE_CELLS:,} cells): fix more of its letters, or use a lower order"
+                )
             probs = self.transitions(states[-1], choices)
             following, successor = self._distinct(self._advance(states[-1], choices))
             states.append(following)
@@ -341,6 +350,9 @@ class MarkovChain:
             raise ValueError(f"mode must be 'top' or 'sample'; got {mode!r}")
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer; got {n!r}")
+        if self.length_probability(len(pattern)) <= 0:  # no name has this length: nothing to search
+            self.letters_of(pattern, wildcard=True)  # but a letter the corpus never saw is still refused
+            return Completion(pattern, [], 0.0, [(i, []) for i, c in enumerate(pattern) if c == WILDCARD])
         fixed, allowed, steps, forward, backward, best = self._lattice(pattern)
         mass = float(forward[-1].sum())  # p(pattern | length)
         total = self.length_probability(len(pattern)) * mass

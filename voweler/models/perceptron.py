@@ -405,10 +405,17 @@ def import_document(document: dict) -> Perceptron:
         )
     ):
         raise ValueError(f"history must be a list of 1 to {HISTORY_LENGTH} [updates, accuracy] pairs, accuracy in [0, 1]")
+    steps = [point[0] for point in history]
+    if any(step < 0 or step != int(step) for step in steps) or steps != sorted(steps) or steps[-1] > document["updates"]:
+        raise ValueError("history's updates must be whole numbers from 0, never decreasing, and at most updates")
     model = Perceptron.from_state({**document, "weights": np.array(weights, dtype=np.float64)})
-    if not np.isfinite(model.weights).all() or not math.isfinite(model.bias):
-        raise ValueError("weights and bias must be finite as 64-bit floats")
+    # Finite numbers whose products overflow would still break every score: keep them far from it.
+    if not (np.abs(model.weights) <= MAX_IMPORTED).all() or not abs(model.bias) <= MAX_IMPORTED:
+        raise ValueError(f"weights and bias must be at most {MAX_IMPORTED:g} in size")
     return model
+
+
+MAX_IMPORTED = 1e12  # a letter is about 1 long: beyond what learning reaches (1000 per mistake), far from overflow
 
 
 def _is_finite_number(value) -> bool:

@@ -114,12 +114,23 @@ def boundaries(model: Perceptron) -> dict[str, tuple[np.ndarray, float]]:
     return found
 
 
+_UNCERTIFIED: set[tuple[int, int]] = set()  # (dim, seed) whose optimum failed: not tried again here
+
+
 def optimum_of(model: Perceptron):
-    """The model's optimum, or None if the solvers failed: then the document says ``null``, not a 500."""
+    """The model's optimum, or None if the solvers failed: then the document says ``null``, not a 500.
+
+    The optimum is an extra, so any failure of the solvers (not only an uncertified answer) is
+    logged once and remembered, rather than tried again at every version.
+    """
+    key = (model.dim, model.seed)
+    if key in _UNCERTIFIED:
+        return None
     try:
         return model.optimum
-    except ArithmeticError:
+    except Exception:
         logging.getLogger(__name__).exception("no certified optimum for dim %d, seed %d", model.dim, model.seed)
+        _UNCERTIFIED.add(key)
         return None
 
 
