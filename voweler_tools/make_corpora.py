@@ -1,6 +1,10 @@
 """Regenerate the shipped name corpora in ``voweler/models/corpora/`` (run from the checkout, offline).
 
-    python -m voweler_tools.make_corpora [--pypi /work/.library/env/packages/pypi.tsv]
+    python -m voweler_tools.make_corpora --pypi PROJECTS.tsv
+
+``PROJECTS.tsv`` lists PyPI projects, one a line after a header, tab-separated, with the project's
+name in the first column and its download rank in the fourth (the form of the snapshot
+``pypi.txt`` was made from). Without ``--pypi``, ``pypi.txt`` is kept as it is.
 
 Each corpus is one name a line, lowercase, sorted, deduplicated, and only names the Markov
 model accepts (``voweler.models.markov.check_name``). Where each list comes from, and under which
@@ -47,9 +51,12 @@ def tz_cities() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pypi", type=Path, default=Path("/work/.library/env/packages/pypi.tsv"))
+    parser.add_argument("--pypi", type=Path, help="a snapshot of PyPI's project index, with download ranks")
     args = parser.parse_args(argv)
-    for name, names in (("pypi", pypi_top(args.pypi)), ("stdlib", stdlib()), ("cities", tz_cities())):
+    corpora = [("stdlib", stdlib()), ("cities", tz_cities())]
+    if args.pypi:
+        corpora.insert(0, ("pypi", pypi_top(args.pypi)))
+    for name, names in corpora:
         (HERE / f"{name}.txt").write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
         print(f"{name}: {len(names)} names")
 

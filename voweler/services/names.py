@@ -118,6 +118,8 @@ class NamesService:
 
     def transitions(self, model: str, corpus: str) -> bytes:
         """The order-1 chain's transition probabilities, for the page's heat map."""
+        if model not in MODELS:
+            raise Rejected("unknown_model", f"no model {model!r}; the models are {', '.join(MODELS)}")
         if model != "markov1":
             raise Rejected("bad_request", f"the transition matrix is drawn for markov1 only; got {model!r}")
         version, chain = self.chain(model, corpus)
