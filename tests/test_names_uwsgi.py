@@ -3,9 +3,7 @@ and a worker SIGKILLed mid-stream loses nothing acknowledged."""
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -65,18 +63,7 @@ def test_concurrent_learns_lose_nothing_and_every_worker_agrees(server):
 def test_a_killed_worker_loses_nothing_acknowledged(server):
     start = create(server.url, "killed")
     sent = batches("k", 1200)
-    outcome: dict = {}
-    stream = threading.Thread(target=lambda: outcome.update(zip(("acks", "failures"), learn_all(server.url, "killed", sent, clients=8))))
-    stream.start()
-    killed, rng = [], random.Random(12)
-    for _ in range(3):
-        time.sleep(0.3)
-        if not stream.is_alive():
-            break
-        victim, _busy = server.kill_worker(rng, spare=killed)
-        killed.append(victim)
-    stream.join(300)
-    acks, failures = outcome["acks"], outcome["failures"]
+    (acks, failures), killed = server.killing(lambda: learn_all(server.url, "killed", sent, clients=8), kills=3, seed=12)
     assert len(killed) >= 2, "the stream ended before the workers could be killed: make it longer"
     assert all(status is None or status >= 500 for _, status, _ in failures), failures  # cut off, never refused
 

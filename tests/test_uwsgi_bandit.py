@@ -259,25 +259,12 @@ def test_workers_sigkilled_mid_stream_lose_no_acknowledged_serve_or_reward(serve
             return served, None
         return served, reward(server.url, served.body["ticket"], True)
 
-    outcome = {}
-
-    def run_stream() -> None:
+    def run_stream() -> list:
         with ThreadPoolExecutor(16) as pool:
-            outcome["results"] = list(pool.map(operate, range(operations)))
+            return list(pool.map(operate, range(operations)))
 
-    stream = threading.Thread(target=run_stream)
-    stream.start()
-    killed, rng = [], random.Random(4)
-    for _ in range(3):
-        time.sleep(0.4)
-        if not stream.is_alive():
-            break
-        victim = server.kill_worker(rng, spare=killed)  # busy with a request, if one is
-        if victim is not None:
-            killed.append(victim[0])
-    stream.join(120)
+    results, killed = server.killing(run_stream, kills=3, seed=4, every=0.4, timeout=120)
     assert len(killed) == 3, "the stream ended before the workers could be killed: make it longer"
-    results = outcome["results"]
     server.wait_ready()  # every worker respawned
     assert not set(killed) & set(server.worker_pids())
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import threading
-import time
 
 import pytest
 
@@ -38,18 +35,7 @@ def test_every_worker_reports_the_same_state(server):
 def test_workers_sigkilled_mid_stream_are_replaced_and_no_acknowledged_update_is_lost(server):
     initial = reset(server.url, dim=32, seed=11)
     batches = random_batches(1500, seed=3)
-    outcome = {}
-    stream = threading.Thread(target=lambda: outcome.update(zip(("acks", "failures"), train_concurrently(server.url, batches))))
-    stream.start()
-    killed, rng = [], random.Random(4)
-    for _ in range(4):
-        time.sleep(0.3)
-        if not stream.is_alive():
-            break
-        victim, _busy = server.kill_worker(rng, spare=killed)
-        killed.append(victim)
-    stream.join(300)
-    acks, failures = outcome["acks"], outcome["failures"]
+    (acks, failures), killed = server.killing(lambda: train_concurrently(server.url, batches), kills=4, seed=4)
     assert len(killed) >= 2, "the stream ended before the workers could be killed: make it longer"
     assert problems(initial, acks, state(server.url), unacknowledged=len(failures)) == []
 

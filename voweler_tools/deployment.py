@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,23 @@ class Instance:
                 continue
             return victim, bool(busy)
         return None
+
+    def killing(self, run, kills: int, seed: int, every: float = 0.3, timeout: float = 300):
+        """``run()`` in a thread while a busy worker is SIGKILLed every ``every`` s, ``kills`` times
+        at most (fewer if ``run`` ends first); ``(what run returned, the pids killed)``."""
+        outcome: dict = {}
+        stream = threading.Thread(target=lambda: outcome.update(result=run()))
+        stream.start()
+        killed, rng = [], random.Random(seed)
+        for _ in range(kills):
+            time.sleep(every)
+            if not stream.is_alive():
+                break
+            victim = self.kill_worker(rng, spare=killed)  # busy with a request, if one is
+            if victim is not None:
+                killed.append(victim[0])
+        stream.join(timeout)
+        return outcome["result"], killed
 
     def _check_running(self) -> None:
         """Raise if the deployment is known to have exited."""
