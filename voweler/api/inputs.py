@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import orjson
 from flask import request
 
@@ -74,6 +76,37 @@ def query_int(key: str, default: int, low: int, high: int) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 24) or not low <= int(raw) <= high:
         raise ApiError(400, f"{key} must be an integer from {low} to {high:,}; got {raw!r}")
     return int(raw)
+
+
+def query_number(key: str, default: float) -> float:
+    """The query parameter ``key`` as a finite number, ``default`` if absent, or a 400 (the service checks its range)."""
+    raw = request.args.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, f"{key} must be a number; got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ApiError(400, f"{key} must be a finite number; got {raw!r}")
+    return value
+
+
+def query_text(key: str, longest: int) -> str:
+    """A required query parameter of 1 to ``longest`` characters, or a 400."""
+    value = request.args.get(key)
+    if value is None or not 1 <= len(value) <= longest:
+        got = "nothing" if value is None else f"{len(value)} characters"
+        raise ApiError(400, f"{key} must be 1 to {longest} characters; got {got}")
+    return value
+
+
+def query_flag(key: str) -> bool:
+    """The query parameter ``key`` as true/false (or 1/0), false if absent, or a 400."""
+    raw = request.args.get(key, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"{key} must be true or false; got {raw!r}")
+    return raw in ("true", "1")
 
 
 def _json_type(value) -> str:

@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from voweler.api.access import management, public
 from voweler.api.errors import ApiError
-from voweler.api.inputs import json_object, query_int, typed
+from voweler.api.inputs import json_object, query_flag, query_int, query_text, typed
 from voweler.api.responses import json_response
 from voweler.models.markov import MAX_LENGTH
 from voweler.services import service
@@ -30,7 +30,7 @@ def generate(model: str, corpus: str):
     if min_length > max_length:
         raise ApiError(400, f"min_length ({min_length}) must not exceed max_length ({max_length})")
     return json_response(service("names").generate(
-        model, corpus, query_int("n", 10, 1, MAX_N), query_seed(), query_flag("novel"),
+        model, corpus, query_int("n", 10, 1, MAX_N), query_int("seed", None, 0, SEEDS), query_flag("novel"),
         min_length, max_length,
     ))  # fmt: skip
 
@@ -41,16 +41,16 @@ def complete(model: str, corpus: str):
     mode = request.args.get("mode", "top")
     if mode not in ("top", "sample"):
         raise ApiError(400, f"mode must be top or sample; got {mode!r}")
-    pattern = query_text("q")
+    pattern = query_text("q", MAX_LENGTH)
     return json_response(service("names").complete(
-        model, corpus, pattern, query_int("n", 10, 1, MAX_N), mode, query_seed(),
+        model, corpus, pattern, query_int("n", 10, 1, MAX_N), mode, query_int("seed", None, 0, SEEDS),
     ))  # fmt: skip
 
 
 @bp.get("/<model>/<corpus>/score")
 @public
 def score(model: str, corpus: str):
-    return json_response(service("names").score(model, corpus, query_text("name")))
+    return json_response(service("names").score(model, corpus, query_text("name", MAX_LENGTH)))
 
 
 @bp.get("/<model>/<corpus>/transitions")
@@ -80,23 +80,3 @@ def learn(corpus: str):
     """Teach names to a corpus, as one transaction."""
     names = typed(json_object({"names"}, required={"names"}), "names", "array")
     return json_response(service("names").learn(corpus, names))
-
-
-def query_text(key: str) -> str:
-    """A required query parameter of 1 to MAX_LENGTH characters."""
-    value = request.args.get(key)
-    if value is None or not 1 <= len(value) <= MAX_LENGTH:
-        got = "nothing" if value is None else f"{len(value)} characters"
-        raise ApiError(400, f"{key} must be 1 to {MAX_LENGTH} characters; got {got}")
-    return value
-
-
-def query_seed() -> int | None:
-    return query_int("seed", None, 0, SEEDS) if "seed" in request.args else None
-
-
-def query_flag(key: str) -> bool:
-    raw = request.args.get(key, "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise ApiError(400, f"{key} must be true or false; got {raw!r}")
-    return raw in ("true", "1")

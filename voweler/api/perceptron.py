@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, request
 
 from voweler.api.access import management, public
 from voweler.api.errors import ApiError
-from voweler.api.inputs import json_object, typed
+from voweler.api.inputs import json_object, query_number, typed
 from voweler.api.responses import json_response
 from voweler.models.perceptron import EXPORT_FIELDS
 from voweler.services import service
@@ -57,7 +55,7 @@ def settings_in_request() -> dict:
 @public
 def robustness():
     """Induced error analysis: each letter's flip distance and the robust accuracy at ``eps``."""
-    return json_response(service("perceptron").robustness(eps_in_query(), request.args.get("norm", "l2")))
+    return json_response(service("perceptron").robustness(query_number("eps", 0.0), request.args.get("norm", "l2")))
 
 
 @bp.get("/export")
@@ -77,15 +75,3 @@ def import_():
     body = json_object(set(EXPORT_FIELDS) | IGNORED_ON_IMPORT)
     document = {key: value for key, value in body.items() if key not in IGNORED_ON_IMPORT}
     return json_response(service("perceptron").load(document))
-
-
-def eps_in_query() -> float:
-    """The query's ``eps`` as a finite number (0 if absent); the service checks its range."""
-    raw = request.args.get("eps", "0")
-    try:
-        eps = float(raw)
-    except ValueError:
-        raise ApiError(400, f"eps must be a number; got {raw!r}") from None
-    if not math.isfinite(eps):
-        raise ApiError(400, f"eps must be a finite number; got {raw!r}")
-    return eps
